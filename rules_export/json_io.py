@@ -1,0 +1,263 @@
+"""Versioned JSON for rule sets: the source of truth.
+
+Bytes are deterministic (sorted keys, fixed separators, shortest float repr); loading validates
+against the shipped JSON Schema, then the data model, and never executes anything from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .model import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    Feature,
+    Guarantee,
+    InSet,
+    Interval,
+    Projection,
+    Rule,
+    RuleSet,
+    RuleSetError,
+    RuleStats,
+)
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 64
+
+
+def to_dict(rules: RuleSet) -> dict[str, Any]:
+    """Plain JSON data for a rule set."""
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": rules.library_version,
+        "features": [
+            {
+                "name": f.name,
+                "kind": f.kind,
+                **({"categories": list(f.categories)} if f.kind == "categorical" else {}),
+            }
+            for f in rules.features
+        ],
+        "classes": list(rules.classes),
+        "rules": [_rule_to_dict(r) for r in rules.rules],
+        "fit_params": rules.fit_params,
+        "data_fingerprint": rules.data_fingerprint,
+        "metadata": rules.metadata,
+    }
+    if rules.projection is not None:
+        p = rules.projection
+        doc["projection"] = {
+            "inputs": list(p.inputs),
+            "outputs": list(p.outputs),
+            "mean": list(p.mean),
+            "weights": [list(w) for w in p.weights],
+        }
+    if rules.guarantee is not None:
+        g = rules.guarantee
+        doc["guarantee"] = {
+            "max_error": g.max_error,
+            "confidence": g.confidence,
+            "mode": g.mode,
+            "per_class_max_error": [
+                {"label": lab, "max_error": cap} for lab, cap in g.per_class_max_error
+            ],
+            "certified": g.certified,
+            "error_upper_bound": g.error_upper_bound,
+            "certification_rows": g.certification_rows,
+            "certification_covered": g.certification_covered,
+            "certification_errors": g.certification_errors,
+            "method": g.method,
+        }
+    return doc
+
+
+def _rule_to_dict(r: Rule) -> dict[str, Any]:
+    conds = []
+    for c in r.conditions:
+        if isinstance(c, Interval):
+            conds.append({"feature": c.feature, "low": c.low, "high": c.high})
+        else:
+            conds.append({"feature": c.feature, "in": list(c.values)})
+    return {
+        "conditions": conds,
+        "label": r.label,
+        "provenance": r.provenance,
+        "stats": {
+            "growth_counts": list(r.stats.growth_counts),
+            "validation_counts": list(r.stats.validation_counts),
+            "support": r.stats.support,
+            "precision_lower_bound": r.stats.precision_lower_bound,
+        },
+    }
+
+
+def dumps(rules: RuleSet) -> str:
+    """Deterministic JSON text (same rule set -> same bytes), ending in a newline."""
+    return (
+        json.dumps(to_dict(rules), sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+        + "\n"
+    )
+
+
+def save(rules: RuleSet, path: str | os.PathLike[str]) -> None:
+    """Write the rule set to ``path`` atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(dumps(rules), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _reject_constant(token: str) -> Any:
+    raise RuleSetError(f"invalid number {token} (NaN and Infinity are not allowed)")
+
+
+def loads(text: str | bytes, source: str = "<string>") -> RuleSet:
+    """Parse and validate rule-set JSON; a :class:`RuleSetError` names what is wrong and where."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise RuleSetError(f"{source}: file is larger than {MAX_FILE_BYTES} bytes")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RuleSetError(f"{source}: not UTF-8 text (byte {e.start})") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise RuleSetError(f"{source}: file is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except RuleSetError as e:
+        raise RuleSetError(f"{source}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise RuleSetError(
+            f"{source}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
+    except RecursionError:
+        raise RuleSetError(f"{source}: JSON nested too deeply") from None
+    return from_dict(doc, source=source)
+
+
+def load(path: str | os.PathLike[str]) -> RuleSet:
+    """Read and validate a rule-set file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise RuleSetError(f"{p}: no such file") from None
+    except OSError as e:
+        raise RuleSetError(f"{p}: cannot read: {e.strerror}") from None
+    if p.is_dir():
+        raise RuleSetError(f"{p}: is a directory, not a rule file")
+    if size > MAX_FILE_BYTES:
+        raise RuleSetError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise RuleSetError(f"{p}: cannot read: {e.strerror}") from None
+    return loads(data, source=str(p))
+
+
+def _version_check(doc: Any, source: str) -> None:
+    if not isinstance(doc, dict):
+        raise RuleSetError(
+            f"{source}: expected a JSON object at the top level, got {type(doc).__name__}"
+        )
+    if doc.get("format") != FORMAT_NAME:
+        raise RuleSetError(
+            f'{source}: not a rulecascade rule set ("format" is {doc.get("format")!r})'
+        )
+    ver = doc.get("format_version")
+    if not isinstance(ver, str) or not ver.replace(".", "").isdigit() or ver.count(".") != 1:
+        raise RuleSetError(f'{source}: format_version must be a string like "1.0", got {ver!r}')
+    major = int(ver.split(".")[0])
+    ours = int(FORMAT_VERSION.split(".")[0])
+    if major > ours:
+        raise RuleSetError(
+            f"{source}: format_version {ver} is newer than this library reads ({FORMAT_VERSION}); "
+            "upgrade rulecascade"
+        )
+    if major < 1:
+        raise RuleSetError(f"{source}: unsupported format_version {ver}")
+
+
+def from_dict(doc: Any, source: str = "<dict>") -> RuleSet:
+    """Validate plain JSON data (schema, then model) and build the rule set."""
+    _version_check(doc, source)
+    from .schema import validate
+
+    validate(doc, source)
+    try:
+        features = tuple(
+            Feature(f["name"], f["kind"], tuple(f.get("categories", ()))) for f in doc["features"]
+        )
+        proj = doc.get("projection")
+        projection = (
+            Projection(
+                tuple(proj["inputs"]),
+                tuple(proj["outputs"]),
+                tuple(proj["mean"]),
+                tuple(tuple(w) for w in proj["weights"]),
+            )
+            if proj is not None
+            else None
+        )
+        rules = []
+        for i, r in enumerate(doc["rules"]):
+            try:
+                rules.append(_rule_from_dict(r))
+            except RuleSetError as e:
+                raise RuleSetError(f"rule {i}: {e}") from None
+        g = doc.get("guarantee")
+        guarantee = None
+        if g is not None:
+            guarantee = Guarantee(
+                max_error=g["max_error"],
+                confidence=g["confidence"],
+                mode=g.get("mode", "truth"),
+                per_class_max_error=tuple(
+                    (c["label"], c["max_error"]) for c in g.get("per_class_max_error", ())
+                ),
+                certified=g.get("certified", False),
+                error_upper_bound=g.get("error_upper_bound"),
+                certification_rows=g.get("certification_rows", 0),
+                certification_covered=g.get("certification_covered", 0),
+                certification_errors=g.get("certification_errors", 0),
+                method=g.get("method", ""),
+            )
+        return RuleSet(
+            features=features,
+            classes=tuple(doc["classes"]),
+            rules=tuple(rules),
+            projection=projection,
+            guarantee=guarantee,
+            fit_params=doc.get("fit_params", {}),
+            data_fingerprint=doc.get("data_fingerprint", ""),
+            library_version=doc.get("library_version", ""),
+            metadata=doc.get("metadata", {}),
+        )
+    except RuleSetError as e:
+        raise RuleSetError(f"{source}: {e}") from None
+
+
+def _rule_from_dict(r: dict[str, Any]) -> Rule:
+    conds = []
+    for c in r["conditions"]:
+        if "in" in c:
+            conds.append(InSet(c["feature"], tuple(c["in"])))
+        else:
+            conds.append(Interval(c["feature"], c.get("low"), c.get("high")))
+    st = r.get("stats", {})
+    stats = RuleStats(
+        growth_counts=tuple(st.get("growth_counts", ())),
+        validation_counts=tuple(st.get("validation_counts", ())),
+        precision_lower_bound=st.get("precision_lower_bound"),
+    )
+    rule = Rule(tuple(conds), r["label"], stats, r.get("provenance", ""))
+    if "support" in st and st["support"] != stats.support:
+        raise RuleSetError(
+            f"support {st['support']} disagrees with the validation counts (sum {stats.support})"
+        )
+    return rule

@@ -1,0 +1,488 @@
+"""The rule-set data model: frozen, validated, canonical on construction.
+
+Semantics (every evaluator obeys them, see ``reference.py``):
+
+* ``Interval(feature, low, high)`` holds when ``low < x <= high`` in float64; a missing side is
+  unbounded. NaN satisfies no condition; +/-inf compare as numbers.
+* ``InSet(feature, values)`` holds when the value is a string equal to one of ``values``.
+  A missing value (None/NaN/NULL) satisfies no condition.
+* A ``Rule`` is a conjunction of conditions; a ``RuleSet`` is an ordered list of rules and the
+  first rule that matches a row answers it (``-1``: no rule, defer to the model).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+FORMAT_NAME = "rulecascade.ruleset"
+FORMAT_VERSION = "1.0"
+
+Label = Union[str, int, bool]
+FeatureKind = Literal["numeric", "categorical"]
+
+
+class RuleSetError(ValueError):
+    """A rule set (or a file holding one) is invalid; the message says what and where."""
+
+
+def _check_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or name == "":
+        raise RuleSetError(f"{what} must be a non-empty string, got {name!r}")
+    if "\x00" in name:
+        raise RuleSetError(f"{what} {name!r} contains a NUL character")
+    return name
+
+
+def _check_label(label: Any, what: str) -> Label:
+    if isinstance(label, (bool, int, str)):
+        return label
+    # numpy scalars and integral floats become plain Python values
+    if hasattr(label, "item"):
+        return _check_label(label.item(), what)
+    if isinstance(label, float) and label.is_integer():
+        return int(label)
+    raise RuleSetError(f"{what} must be a string, integer or boolean, got {label!r}")
+
+
+def _check_threshold(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        and not hasattr(value, "item")
+    ):
+        raise RuleSetError(f"{what} must be a number or null, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {v!r}")
+    return v
+
+
+def _label_key(label: Label) -> tuple[int, Any]:
+    # bool before int: True == 1 but they are different labels
+    return (
+        (0, label)
+        if isinstance(label, bool)
+        else (1, label)
+        if isinstance(label, int)
+        else (2, label)
+    )
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column: numeric (compared as float64) or categorical (compared as strings)."""
+
+    name: str
+    kind: FeatureKind = "numeric"
+    categories: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "feature name")
+        if self.kind not in ("numeric", "categorical"):
+            raise RuleSetError(
+                f"feature {self.name!r}: kind must be 'numeric' or 'categorical', got {self.kind!r}"
+            )
+        cats = tuple(self.categories)
+        if self.kind == "numeric" and cats:
+            raise RuleSetError(f"numeric feature {self.name!r} cannot list categories")
+        for c in cats:
+            if not isinstance(c, str):
+                raise RuleSetError(f"feature {self.name!r}: category {c!r} is not a string")
+        object.__setattr__(self, "categories", tuple(sorted(set(cats))))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Derived numeric features ``z_j = sum_i (x_i - mean_i) * weights[j][i]``.
+
+    The sum runs over ``inputs`` in order, left to right, in float64; every evaluator uses that
+    order so that all of them compute the same bits.
+    """
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    mean: tuple[float, ...]
+    weights: tuple[tuple[float, ...], ...]
+
+    def __post_init__(self) -> None:
+        inputs = tuple(_check_name(n, "projection input") for n in self.inputs)
+        outputs = tuple(_check_name(n, "projection output") for n in self.outputs)
+        if not inputs or not outputs:
+            raise RuleSetError("projection needs at least one input and one output")
+        if len(set(inputs)) != len(inputs) or len(set(outputs)) != len(outputs):
+            raise RuleSetError("projection inputs and outputs must be unique names")
+        mean = tuple(_check_threshold(m, "projection mean") for m in self.mean)
+        if len(mean) != len(inputs):
+            raise RuleSetError(f"projection mean has {len(mean)} values for {len(inputs)} inputs")
+        weights = tuple(
+            tuple(_check_threshold(w, "projection weight") for w in row) for row in self.weights
+        )
+        if len(weights) != len(outputs) or any(len(r) != len(inputs) for r in weights):
+            raise RuleSetError(
+                f"projection weights must be {len(outputs)} rows of {len(inputs)} numbers"
+            )
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "outputs", outputs)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "weights", weights)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numeric condition ``low < feature <= high``; ``None`` leaves a side open."""
+
+    feature: str
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.feature, "condition feature")
+        low = _check_threshold(self.low, f"condition on {self.feature!r}: low")
+        high = _check_threshold(self.high, f"condition on {self.feature!r}: high")
+        if low is None and high is None:
+            raise RuleSetError(f"condition on {self.feature!r} has neither a low nor a high bound")
+        if low is not None and high is not None and not low < high:
+            raise RuleSetError(
+                f"condition on {self.feature!r} is empty: low {low!r} is not below high {high!r}"
+            )
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+
+    def describe(self) -> str:
+        if self.low is None:
+            return f"{self.feature} <= {self.high!r}"
+        if self.high is None:
+            return f"{self.feature} > {self.low!r}"
+        return f"{self.low!r} < {self.feature} <= {self.high!r}"
+
+
+@dataclass(frozen=True)
+class InSet:
+    """Categorical condition ``feature IN values`` (exact string comparison)."""
+
+    feature: str
+    values: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_name(self.feature, "condition feature")
+        vals = tuple(self.values) if not isinstance(self.values, str) else (self.values,)
+        for v in vals:
+            if not isinstance(v, str):
+                raise RuleSetError(f"condition on {self.feature!r}: value {v!r} is not a string")
+        if not vals:
+            raise RuleSetError(f"condition on {self.feature!r} has an empty set of values")
+        object.__setattr__(self, "values", tuple(sorted(set(vals))))
+
+    def describe(self) -> str:
+        return f"{self.feature} in {{{', '.join(repr(v) for v in self.values)}}}"
+
+
+Condition = Union[Interval, InSet]
+
+
+def _merge(a: Condition, b: Condition) -> Condition:
+    if isinstance(a, Interval) and isinstance(b, Interval):
+        lows = [v for v in (a.low, b.low) if v is not None]
+        highs = [v for v in (a.high, b.high) if v is not None]
+        return Interval(a.feature, max(lows) if lows else None, min(highs) if highs else None)
+    if isinstance(a, InSet) and isinstance(b, InSet):
+        common = set(a.values) & set(b.values)
+        if not common:
+            raise RuleSetError(f"conditions on {a.feature!r} have no value in common")
+        return InSet(a.feature, tuple(common))
+    raise RuleSetError(f"feature {a.feature!r} has both a numeric and a categorical condition")
+
+
+@dataclass(frozen=True)
+class RuleStats:
+    """Counts per class (aligned with ``RuleSet.classes``) and the precision lower bound.
+
+    ``support`` is the number of validation rows the rule covers: the rows its bound rests on.
+    """
+
+    growth_counts: tuple[int, ...] = ()
+    validation_counts: tuple[int, ...] = ()
+    precision_lower_bound: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("growth_counts", "validation_counts"):
+            vals = tuple(getattr(self, name))
+            for v in vals:
+                if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "item"):
+                    raise RuleSetError(f"{name} must hold integers, got {v!r}")
+                if int(v) < 0:
+                    raise RuleSetError(f"{name} must be non-negative, got {v!r}")
+            object.__setattr__(self, name, tuple(int(v) for v in vals))
+        b = self.precision_lower_bound
+        if b is not None:
+            b = _check_threshold(b, "precision_lower_bound")
+            if not 0.0 <= b <= 1.0:
+                raise RuleSetError(f"precision_lower_bound must lie in [0, 1], got {b!r}")
+            object.__setattr__(self, "precision_lower_bound", b)
+
+    @property
+    def support(self) -> int:
+        return sum(self.validation_counts)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``IF all conditions THEN label``. Conditions are sorted by feature, one per feature."""
+
+    conditions: tuple[Condition, ...]
+    label: Label
+    stats: RuleStats = field(default_factory=RuleStats)
+    provenance: str = ""
+
+    def __post_init__(self) -> None:
+        conds = tuple(self.conditions)
+        if not conds:
+            raise RuleSetError("a rule needs at least one condition")
+        merged: dict[str, Condition] = {}
+        for c in conds:
+            if not isinstance(c, (Interval, InSet)):
+                raise RuleSetError(f"not a condition: {c!r}")
+            merged[c.feature] = _merge(merged[c.feature], c) if c.feature in merged else c
+        object.__setattr__(self, "conditions", tuple(merged[k] for k in sorted(merged)))
+        object.__setattr__(self, "label", _check_label(self.label, "rule label"))
+        if not isinstance(self.provenance, str):
+            raise RuleSetError(f"rule provenance must be a string, got {self.provenance!r}")
+
+    def describe(self) -> str:
+        return "IF " + " AND ".join(c.describe() for c in self.conditions) + f" THEN {self.label!r}"
+
+
+@dataclass(frozen=True)
+class Guarantee:
+    """What the rule set was fitted (and certified) for.
+
+    ``max_error``: bound on the error of the rules on the rows they cover, holding with
+    ``confidence``; ``mode`` says against what (``truth``: true labels, ``fidelity``: the model's
+    outputs). ``per_class_max_error`` caps, per class, the fraction of that class's rows that a rule
+    with another label answers. The remaining fields record the certification that was run.
+    """
+
+    max_error: float
+    confidence: float
+    mode: Literal["truth", "fidelity"] = "truth"
+    per_class_max_error: tuple[tuple[Label, float], ...] = ()
+    certified: bool = False
+    error_upper_bound: float | None = None
+    certification_rows: int = 0
+    certification_covered: int = 0
+    certification_errors: int = 0
+    method: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("max_error", "confidence"):
+            v = _check_threshold(getattr(self, name), name)
+            if v is None or not 0.0 < v < 1.0:
+                raise RuleSetError(f"guarantee {name} must lie strictly between 0 and 1, got {v!r}")
+            object.__setattr__(self, name, v)
+        if self.mode not in ("truth", "fidelity"):
+            raise RuleSetError(f"guarantee mode must be 'truth' or 'fidelity', got {self.mode!r}")
+        pc = self.per_class_max_error
+        items = pc.items() if isinstance(pc, Mapping) else pc
+        caps = []
+        for lab, cap in items:
+            cap = _check_threshold(cap, "per-class max_error")
+            if cap is None or not 0.0 < cap < 1.0:
+                raise RuleSetError(f"per-class max_error for {lab!r} must lie in (0, 1), got {cap}")
+            caps.append((_check_label(lab, "per-class label"), cap))
+        object.__setattr__(
+            self, "per_class_max_error", tuple(sorted(caps, key=lambda t: _label_key(t[0])))
+        )
+        if self.error_upper_bound is not None:
+            object.__setattr__(
+                self,
+                "error_upper_bound",
+                _check_threshold(self.error_upper_bound, "error_upper_bound"),
+            )
+        for name in ("certification_rows", "certification_covered", "certification_errors"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise RuleSetError(f"guarantee {name} must be a non-negative integer, got {v!r}")
+        if not isinstance(self.certified, bool):
+            raise RuleSetError(f"guarantee certified must be true or false, got {self.certified!r}")
+
+
+def _freeze_json(value: Any, where: str) -> Any:
+    """Check that ``value`` is plain JSON data (dict/list/str/int/float/bool/None)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RuleSetError(f"{where}: non-finite number {value!r} is not valid JSON")
+        return value
+    if hasattr(value, "item") and not hasattr(value, "__len__"):
+        return _freeze_json(value.item(), where)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise RuleSetError(f"{where}: key {k!r} is not a string")
+            out[k] = _freeze_json(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_freeze_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise RuleSetError(f"{where}: {type(value).__name__} value {value!r} is not JSON data")
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An ordered list of rules over a feature schema; the first matching rule answers a row."""
+
+    features: tuple[Feature, ...]
+    classes: tuple[Label, ...]
+    rules: tuple[Rule, ...] = ()
+    projection: Projection | None = None
+    guarantee: Guarantee | None = None
+    fit_params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    data_fingerprint: str = ""
+    library_version: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        feats = tuple(self.features)
+        for f in feats:
+            if not isinstance(f, Feature):
+                raise RuleSetError(f"not a Feature: {f!r}")
+        names = [f.name for f in feats]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise RuleSetError(f"duplicate feature names: {sorted(dup)}")
+        kinds = {f.name: f.kind for f in feats}
+        if self.projection is not None:
+            if not isinstance(self.projection, Projection):
+                raise RuleSetError(f"not a Projection: {self.projection!r}")
+            for n in self.projection.inputs:
+                if kinds.get(n) != "numeric":
+                    raise RuleSetError(f"projection input {n!r} is not a numeric feature")
+            for n in self.projection.outputs:
+                if n in kinds:
+                    raise RuleSetError(f"projection output {n!r} clashes with a feature name")
+                kinds[n] = "numeric"
+        classes = tuple(_check_label(c, "class label") for c in self.classes)
+        if not classes:
+            raise RuleSetError("a rule set needs at least one class")
+        if len({_label_key(c) for c in classes}) != len(classes):
+            raise RuleSetError(f"duplicate class labels in {list(classes)!r}")
+        rules = tuple(self.rules)
+        class_keys = {_label_key(c) for c in classes}
+        for i, r in enumerate(rules):
+            if not isinstance(r, Rule):
+                raise RuleSetError(f"rule {i}: not a Rule: {r!r}")
+            if _label_key(r.label) not in class_keys:
+                raise RuleSetError(f"rule {i}: label {r.label!r} is not one of the classes")
+            for c in r.conditions:
+                kind = kinds.get(c.feature)
+                if kind is None:
+                    raise RuleSetError(f"rule {i}: unknown feature {c.feature!r}")
+                want = "numeric" if isinstance(c, Interval) else "categorical"
+                if kind != want:
+                    raise RuleSetError(
+                        f"rule {i}: {want} condition on {kind} feature {c.feature!r}"
+                    )
+            for name in ("growth_counts", "validation_counts"):
+                counts = getattr(r.stats, name)
+                if counts and len(counts) != len(classes):
+                    raise RuleSetError(
+                        f"rule {i}: {name} has {len(counts)} entries for {len(classes)} classes"
+                    )
+        if self.guarantee is not None and not isinstance(self.guarantee, Guarantee):
+            raise RuleSetError(f"not a Guarantee: {self.guarantee!r}")
+        object.__setattr__(self, "features", feats)
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "fit_params", _freeze_json(dict(self.fit_params), "fit_params"))
+        object.__setattr__(self, "metadata", _freeze_json(dict(self.metadata), "metadata"))
+        for name in ("data_fingerprint", "library_version"):
+            if not isinstance(getattr(self, name), str):
+                raise RuleSetError(f"{name} must be a string")
+
+    # --- convenience -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def used_features(self) -> tuple[str, ...]:
+        """Input columns that evaluation reads (projection inputs included), in schema order."""
+        used = {c.feature for r in self.rules for c in r.conditions}
+        if self.projection is not None and used & set(self.projection.outputs):
+            used |= set(self.projection.inputs)
+        return tuple(n for n in self.feature_names if n in used)
+
+    def replace(self, **changes: Any) -> RuleSet:
+        """A copy with some fields changed (validated again)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    def describe(self) -> str:
+        return "\n".join(f"[{i}] {r.describe()}" for i, r in enumerate(self.rules))
+
+    # --- evaluation and I/O (implemented in sibling modules) ------------------------------------
+    def match(self, X: Any) -> Any:
+        """Index of the first matching rule per row (-1: none), by the reference evaluator."""
+        from .reference import match
+
+        return match(self, X)
+
+    def predict(self, X: Any, default: Any = None) -> Any:
+        """Label of the first matching rule per row (``default`` where none matches)."""
+        from .reference import predict
+
+        return predict(self, X, default=default)
+
+    def to_json(self) -> str:
+        from .json_io import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> RuleSet:
+        from .json_io import loads
+
+        return loads(text)
+
+    def save(self, path: Any) -> None:
+        from .json_io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> RuleSet:
+        from .json_io import load
+
+        return load(path)
+
+
+def make_features(
+    names: Sequence[str],
+    categorical: Iterable[str] = (),
+    categories: Mapping[str, Iterable[str]] | None = None,
+) -> tuple[Feature, ...]:
+    """Feature schema from column names; ``categorical`` names the string columns."""
+    cat = set(categorical)
+    categories = categories or {}
+    return tuple(
+        Feature(n, "categorical", tuple(categories.get(n, ()))) if n in cat else Feature(n)
+        for n in names
+    )

@@ -1,0 +1,168 @@
+"""The reference evaluator: the semantics of a rule set, in slow and obvious numpy.
+
+Every other evaluator (numba kernel, GPU kernel, exported Python, exported SQL) must return the
+same rule index as :func:`match` on every row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .model import InSet, Interval, RuleSet, RuleSetError
+
+
+class InputError(ValueError):
+    """The data given to an evaluator does not fit the rule set; the message names the column."""
+
+
+def _column(X: Any, name: str, position: int, n_features: int) -> Any:
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise InputError(f"expected a 2-D array of rows x features, got shape {X.shape}")
+        if X.shape[1] != n_features:
+            raise InputError(
+                f"array has {X.shape[1]} columns but the rule set has {n_features} features"
+            )
+        return X[:, position]
+    if isinstance(X, Mapping):
+        if name not in X:
+            raise InputError(f"missing column {name!r}")
+        return X[name]
+    columns = getattr(X, "columns", None)
+    if columns is not None:
+        if name not in list(columns):
+            raise InputError(f"missing column {name!r}")
+        col = X[name]
+        return col.to_numpy() if hasattr(col, "to_numpy") else col
+    raise InputError(
+        f"cannot read columns from {type(X).__name__}: pass a 2-D array, a mapping of "
+        "column name to values, or a data frame"
+    )
+
+
+def numeric_column(values: Any, name: str) -> np.ndarray:
+    """Values as float64 (missing -> NaN); a clear error for non-numeric data."""
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind in "fiub":
+        return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind == "O":
+        out = np.empty(arr.shape[0], dtype=np.float64)
+        for i, v in enumerate(arr):
+            if v is None:
+                out[i] = np.nan
+            elif isinstance(v, (bool, int, float, np.number)):
+                out[i] = float(v)
+            else:
+                raise InputError(f"column {name!r}, row {i}: {v!r} is not a number")
+        return out
+    raise InputError(f"column {name!r} is {arr.dtype} but the rule set treats it as numeric")
+
+
+def categorical_column(values: Any, name: str) -> np.ndarray:
+    """Values as an object array of ``str`` or ``None`` (missing); integers become their decimal."""
+    arr = np.asarray(values, dtype=object)
+    if arr.ndim != 1:
+        raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+    out = np.empty(arr.shape[0], dtype=object)
+    for i, v in enumerate(arr):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            out[i] = None
+        elif isinstance(v, str):
+            out[i] = v
+        elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+            out[i] = str(int(v))
+        else:
+            raise InputError(
+                f"column {name!r}, row {i}: {v!r} is not a string (categorical feature)"
+            )
+    return out
+
+
+def input_columns(rules: RuleSet, X: Any) -> tuple[dict[str, np.ndarray], int]:
+    """The columns evaluation reads, converted per the schema, and the number of rows."""
+    names = rules.feature_names
+    used = set(rules.used_features)
+    cols: dict[str, np.ndarray] = {}
+    n_rows: int | None = None
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        n_rows = X.shape[0]
+    for pos, feat in enumerate(rules.features):
+        if feat.name not in used:
+            continue
+        raw = _column(X, feat.name, pos, len(names))
+        col = (
+            numeric_column(raw, feat.name)
+            if feat.kind == "numeric"
+            else categorical_column(raw, feat.name)
+        )
+        if n_rows is None:
+            n_rows = col.shape[0]
+        elif col.shape[0] != n_rows:
+            raise InputError(f"column {feat.name!r} has {col.shape[0]} rows, expected {n_rows}")
+        cols[feat.name] = col
+    if n_rows is None:
+        n_rows = _count_rows(X)
+    proj = rules.projection
+    if proj is not None and set(proj.outputs) & {
+        c.feature for r in rules.rules for c in r.conditions
+    }:
+        for j, out_name in enumerate(proj.outputs):
+            acc = np.zeros(n_rows, dtype=np.float64)
+            for i, in_name in enumerate(proj.inputs):
+                acc = acc + (cols[in_name] - proj.mean[i]) * proj.weights[j][i]
+            cols[out_name] = acc
+    return cols, n_rows
+
+
+def _count_rows(X: Any) -> int:
+    if isinstance(X, np.ndarray):
+        return X.shape[0] if X.ndim >= 1 else 0
+    if isinstance(X, Mapping):
+        for v in X.values():
+            return len(v)
+        return 0
+    if hasattr(X, "shape"):
+        return int(X.shape[0])
+    return len(X)
+
+
+def condition_mask(cond: Interval | InSet, col: np.ndarray) -> np.ndarray:
+    """Rows where one condition holds (missing values never satisfy it)."""
+    if isinstance(cond, Interval):
+        ok = ~np.isnan(col)
+        if cond.low is not None:
+            ok &= col > np.float64(cond.low)
+        if cond.high is not None:
+            ok &= col <= np.float64(cond.high)
+        return ok
+    allowed = set(cond.values)
+    return np.fromiter(
+        (v is not None and v in allowed for v in col), dtype=bool, count=col.shape[0]
+    )
+
+
+def match(rules: RuleSet, X: Any) -> np.ndarray:
+    """Index (int64) of the first rule that matches each row; -1 where no rule matches."""
+    if not isinstance(rules, RuleSet):
+        raise RuleSetError(f"expected a RuleSet, got {type(rules).__name__}")
+    cols, n_rows = input_columns(rules, X)
+    out = np.full(n_rows, -1, dtype=np.int64)
+    for k in range(len(rules.rules) - 1, -1, -1):
+        mask = np.ones(n_rows, dtype=bool)
+        for cond in rules.rules[k].conditions:
+            mask &= condition_mask(cond, cols[cond.feature])
+        out[mask] = k
+    return out
+
+
+def predict(rules: RuleSet, X: Any, default: Any = None) -> np.ndarray:
+    """Label of the first matching rule per row (object array; ``default`` where none)."""
+    idx = match(rules, X)
+    labels = np.array([r.label for r in rules.rules] + [default], dtype=object)
+    return labels[idx]
