@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 FORMAT_NAME = "rulecascade.ruleset"
 FORMAT_VERSION = "1.0"
 
-Label = Union[str, int, bool]
+Label = str | int | bool
 FeatureKind = Literal["numeric", "categorical"]
 
 
@@ -182,7 +182,7 @@ class InSet:
         return f"{self.feature} in {{{', '.join(repr(v) for v in self.values)}}}"
 
 
-Condition = Union[Interval, InSet]
+Condition = Interval | InSet
 
 
 def _merge(a: Condition, b: Condition) -> Condition:
