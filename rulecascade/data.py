@@ -1,0 +1,313 @@
+"""Any tabular input -> one float64 matrix the kernels can read (``FeatureMatrix``).
+
+Accepted: 2-D numpy arrays, pandas / polars data frames, pyarrow tables and record batches,
+mappings of column name to values, lists of dicts, and paths to parquet, CSV, Arrow IPC or
+``.npy`` files. Categorical (string) columns become integer codes into a sorted category list;
+missing values become NaN; categories not seen at fit time become ``-1`` (they match no rule).
+Fixed-size-list columns (embeddings) expand into ``name_0 .. name_{d-1}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from rules_export.reference import InputError
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+UNSEEN = -1.0
+
+_TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc", ".npy"}
+
+
+@dataclass(frozen=True)
+class FeatureMatrix:
+    """Rows x features in float64 (Fortran order), with each column's kind and categories."""
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    values: np.ndarray
+    categories: Mapping[str, tuple[str, ...]]
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def categorical_mask(self) -> np.ndarray:
+        return np.array([k == CATEGORICAL for k in self.kinds], dtype=bool)
+
+    def take(self, rows: np.ndarray) -> FeatureMatrix:
+        """The same features on a subset of rows."""
+        return FeatureMatrix(
+            self.names, self.kinds, np.asfortranarray(self.values[rows]), self.categories
+        )
+
+
+def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
+    """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, not a data file")
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = pl.read_parquet(p)
+        elif suffix in (".csv", ".tsv"):
+            df = pl.read_csv(
+                p, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=10000
+            )
+        elif suffix in (".arrow", ".feather", ".ipc"):
+            df = pl.read_ipc(p, memory_map=False)
+        elif suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+            if arr.ndim != 2:
+                raise InputError(f"{p}: expected a 2-D array, got shape {arr.shape}")
+            df = _frame_from_array(arr, None)
+        else:
+            raise InputError(
+                f"{p}: unknown file type {suffix or '(none)'}; use parquet, csv, arrow or npy"
+            )
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any reader failure becomes one clear line
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{p}: cannot read as {suffix.lstrip('.')}: {msg}") from None
+    if df.width == 0:
+        raise InputError(f"{p}: file has no columns")
+    return df
+
+
+def _frame_from_array(arr: np.ndarray, names: Sequence[str] | None) -> pl.DataFrame:
+    if arr.ndim != 2:
+        raise InputError(f"expected a 2-D array of rows x features, got shape {arr.shape}")
+    if names is None:
+        names = [f"x{i}" for i in range(arr.shape[1])]
+    if len(names) != arr.shape[1]:
+        raise InputError(f"array has {arr.shape[1]} columns but {len(names)} names were given")
+    if arr.dtype.kind == "O" or arr.dtype.kind in "US":
+        return pl.DataFrame({n: list(arr[:, i]) for i, n in enumerate(names)}, strict=False)
+    return pl.DataFrame({n: arr[:, i] for i, n in enumerate(names)})
+
+
+def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFrame:
+    """Any supported input as a polars DataFrame (embedding list columns expanded)."""
+    if isinstance(X, (str, os.PathLike)):
+        df = read_table(X)
+    elif isinstance(X, pl.DataFrame):
+        df = X
+    elif isinstance(X, pl.LazyFrame):
+        df = X.collect()
+    elif isinstance(X, np.ndarray):
+        df = _frame_from_array(X if X.ndim != 1 else X.reshape(-1, 1), feature_names)
+    elif type(X).__module__.startswith("pandas"):
+        if hasattr(X, "to_frame") and not hasattr(X, "columns"):
+            X = X.to_frame()
+        df = pl.from_pandas(X)
+    elif type(X).__module__.startswith("pyarrow"):
+        df = pl.from_arrow(X)
+        if isinstance(df, pl.Series):
+            df = df.to_frame()
+    elif isinstance(X, Mapping):
+        df = pl.DataFrame({str(k): _as_series_values(v) for k, v in X.items()}, strict=False)
+    elif isinstance(X, Sequence) and X and isinstance(X[0], Mapping):
+        df = pl.DataFrame(list(X), infer_schema_length=None, strict=False)
+    elif isinstance(X, Sequence) and not isinstance(X, (str, bytes)):
+        df = _frame_from_array(np.asarray(X), feature_names)
+    else:
+        raise InputError(
+            f"cannot read features from {type(X).__name__}: pass an array, a data frame, "
+            "an Arrow table, a mapping of columns, a list of dicts or a file path"
+        )
+    return _expand_lists(df)
+
+
+def _as_series_values(v: Any) -> Any:
+    if isinstance(v, np.ndarray) and v.ndim > 1:
+        return list(v)
+    return v
+
+
+def _expand_lists(df: pl.DataFrame) -> pl.DataFrame:
+    cols = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, (pl.Array, pl.List)):
+            s = df.get_column(name)
+            if isinstance(dtype, pl.List):
+                lens = s.list.len().unique().drop_nulls()
+                if lens.len() > 1:
+                    raise InputError(f"column {name!r}: embedding lists have different lengths")
+                width = int(lens[0]) if lens.len() else 0
+                s = s.list.to_array(width)
+            width = s.dtype.size
+            arr = s.arr
+            cols.extend(arr.get(i).alias(f"{name}_{i}") for i in range(width))
+        else:
+            cols.append(df.get_column(name))
+    return pl.DataFrame(cols) if any(isinstance(d, (pl.Array, pl.List)) for d in df.dtypes) else df
+
+
+def infer_kinds(df: pl.DataFrame, categorical: Sequence[str] = ()) -> dict[str, str]:
+    """Kind of each column: numeric for numbers and booleans, categorical for strings."""
+    kinds = {}
+    forced = set(categorical)
+    for name, dtype in df.schema.items():
+        if name in forced or dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+            kinds[name] = CATEGORICAL
+        elif dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null:
+            kinds[name] = NUMERIC
+        else:
+            raise InputError(
+                f"column {name!r} has type {dtype}, which is neither numeric nor string; "
+                "convert it (e.g. a date to a number) before fitting"
+            )
+    return kinds
+
+
+def _numeric(s: pl.Series) -> np.ndarray:
+    if s.dtype == pl.Boolean or s.dtype == pl.Null:
+        s = s.cast(pl.Float64)
+    if not (s.dtype.is_numeric()):
+        raise InputError(f"column {s.name!r} is {s.dtype} but is used as a numeric feature")
+    return s.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def _strings(s: pl.Series) -> pl.Series:
+    if s.dtype in (pl.String,):
+        return s
+    if s.dtype == pl.Categorical or isinstance(s.dtype, pl.Enum):
+        return s.cast(pl.String)
+    if s.dtype.is_integer():
+        return s.cast(pl.String)
+    if s.dtype == pl.Null:
+        return s.cast(pl.String)
+    raise InputError(
+        f"column {s.name!r} is {s.dtype} but is used as a categorical (string) feature"
+    )
+
+
+def encode(
+    df: pl.DataFrame,
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    categories: Mapping[str, Sequence[str]] | None = None,
+) -> FeatureMatrix:
+    """Encode the named columns; learn sorted categories unless ``categories`` are given."""
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        raise InputError(
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}"
+        )
+    n = df.height
+    values = np.empty((n, len(names)), dtype=np.float64, order="F")
+    cats_out: dict[str, tuple[str, ...]] = {}
+    for j, name in enumerate(names):
+        s = df.get_column(name)
+        if kinds[name] == NUMERIC:
+            values[:, j] = _numeric(s)
+            continue
+        strs = _strings(s)
+        if categories is not None and name in categories:
+            known = tuple(categories[name])
+        else:
+            known = tuple(sorted(strs.drop_nulls().unique().to_list()))
+        cats_out[name] = known
+        lookup = pl.DataFrame(
+            {
+                "__v": pl.Series(known, dtype=pl.String),
+                "__c": np.arange(len(known), dtype=np.float64),
+            }
+        )
+        coded = (
+            pl.DataFrame({"__v": strs})
+            .join(lookup, on="__v", how="left", maintain_order="left")
+            .get_column("__c")
+            .to_numpy()
+            .astype(np.float64)
+        )
+        null = strs.is_null().to_numpy()
+        coded = np.where(np.isnan(coded) & ~null, UNSEEN, coded)
+        values[:, j] = coded
+    return FeatureMatrix(tuple(names), tuple(kinds[n] for n in names), values, cats_out)
+
+
+def as_matrix(
+    X: Any,
+    feature_names: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+) -> FeatureMatrix:
+    """Encode any input for fitting: every column is a feature (kinds inferred)."""
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiub" and not categorical:
+        names = (
+            tuple(feature_names)
+            if feature_names is not None
+            else tuple(f"x{i}" for i in range(X.shape[1]))
+        )
+        if len(names) != X.shape[1]:
+            raise InputError(f"array has {X.shape[1]} columns but {len(names)} names were given")
+        return FeatureMatrix(
+            names, (NUMERIC,) * len(names), np.asfortranarray(X, dtype=np.float64), {}
+        )
+    df = to_polars(X, feature_names)
+    kinds = infer_kinds(df, categorical)
+    return encode(df, df.columns, kinds)
+
+
+def as_labels(y: Any, n_rows: int | None = None) -> np.ndarray:
+    """Labels as a 1-D numpy array; missing labels and wrong lengths are clear errors."""
+    if isinstance(y, (str, os.PathLike)):
+        raise InputError("labels must be values, not a path; use target= with a file")
+    if isinstance(y, pl.DataFrame) and y.width == 1:
+        y = y.to_series()
+    if isinstance(y, pl.Series):
+        if y.null_count():
+            row = int(y.is_null().arg_true()[0])
+            raise InputError(f"label is missing at row {row}")
+        arr = y.to_numpy()
+    elif type(y).__module__.startswith("pyarrow"):
+        return as_labels(pl.from_arrow(y), n_rows)
+    else:
+        arr = np.asarray(y)
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise InputError(f"labels must be one-dimensional, got shape {arr.shape}")
+    if n_rows is not None and arr.shape[0] != n_rows:
+        raise InputError(f"got {arr.shape[0]} labels for {n_rows} rows")
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise InputError(
+                f"label is missing or not finite at row {int(bad[0])}: {arr[bad[0]]!r}"
+            )
+    if arr.dtype.kind == "O":
+        for i, v in enumerate(arr):
+            if v is None or (isinstance(v, float) and v != v):
+                raise InputError(f"label is missing at row {i}")
+    return arr
+
+
+def fingerprint(fm: FeatureMatrix, y: np.ndarray) -> str:
+    """A content hash of features and labels (sha256, hex), recorded in the rule set."""
+    h = hashlib.sha256()
+    h.update(repr((fm.names, fm.kinds, sorted(fm.categories.items()))).encode())
+    h.update(np.ascontiguousarray(fm.values).tobytes())
+    h.update(repr(y.dtype).encode())
+    h.update(
+        np.ascontiguousarray(y).tobytes() if y.dtype.kind != "O" else repr(y.tolist()).encode()
+    )
+    return "sha256:" + h.hexdigest()
