@@ -72,7 +72,7 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
                 p, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=10000
             )
         elif suffix in (".arrow", ".feather", ".ipc"):
-            df = pl.read_ipc(p, memory_map=False)
+            df = pl.read_ipc(p)
         elif suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
             if arr.ndim != 2:

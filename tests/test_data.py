@@ -1,0 +1,153 @@
+"""rulecascade.data: every input type to the same FeatureMatrix, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+from rulecascade.data import (
+    CATEGORICAL,
+    NUMERIC,
+    as_labels,
+    as_matrix,
+    encode,
+    fingerprint,
+    read_table,
+    to_polars,
+)
+from rules_export import InputError
+
+ROWS = {
+    "amount": [1.5, None, -np.inf, 7.0],
+    "country": ["FR", None, "DE", "FR"],
+    "n": [1, 2, 3, 4],
+}
+
+
+def _inputs():
+    pdf = pd.DataFrame(ROWS)
+    return {
+        "polars": pl.DataFrame(ROWS),
+        "pandas": pdf,
+        "arrow": pa.table(ROWS),
+        "mapping": ROWS,
+        "records": [
+            dict(zip(ROWS, vals, strict=True)) for vals in zip(*ROWS.values(), strict=True)
+        ],
+    }
+
+
+@pytest.mark.parametrize("kind", ["polars", "pandas", "arrow", "mapping", "records"])
+def test_every_input_type_gives_the_same_matrix(kind):
+    fm = as_matrix(_inputs()[kind])
+    assert fm.names == ("amount", "country", "n")
+    assert fm.kinds == (NUMERIC, CATEGORICAL, NUMERIC)
+    assert fm.categories == {"country": ("DE", "FR")}
+    expected = np.array(
+        [[1.5, 1.0, 1.0], [np.nan, np.nan, 2.0], [-np.inf, 0.0, 3.0], [7.0, 1.0, 4.0]]
+    )
+    np.testing.assert_array_equal(fm.values, expected)
+    assert fm.values.flags.f_contiguous
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".arrow"])
+def test_files_round_trip(tmp_path, suffix):
+    df = pl.DataFrame(ROWS)
+    path = tmp_path / f"data{suffix}"
+    {".parquet": df.write_parquet, ".csv": df.write_csv, ".arrow": df.write_ipc}[suffix](path)
+    fm = as_matrix(path)
+    np.testing.assert_array_equal(fm.values, as_matrix(df).values)
+
+
+def test_npy_file_is_an_embedding_matrix(tmp_path):
+    arr = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.save(tmp_path / "emb.npy", arr)
+    fm = as_matrix(str(tmp_path / "emb.npy"))
+    assert fm.names == ("x0", "x1", "x2")
+    np.testing.assert_array_equal(fm.values, arr.astype(np.float64))
+
+
+def test_fixed_size_list_column_expands():
+    emb = pa.array([[1.0, 2.0], [3.0, 4.0]], type=pa.list_(pa.float32(), 2))
+    fm = as_matrix(pa.table({"emb": emb, "y": [0, 1]}))
+    assert fm.names == ("emb_0", "emb_1", "y")
+    np.testing.assert_array_equal(fm.values[:, :2], [[1, 2], [3, 4]])
+
+
+def test_ragged_embedding_lists_are_refused():
+    with pytest.raises(InputError, match="'emb'.*different lengths"):
+        to_polars(pl.DataFrame({"emb": [[1.0, 2.0], [3.0]]}))
+
+
+def test_unseen_category_is_minus_one_and_missing_is_nan():
+    fit = as_matrix(pl.DataFrame({"c": ["a", "b"]}))
+    new = encode(pl.DataFrame({"c": ["b", "zzz", None]}), ["c"], {"c": CATEGORICAL}, fit.categories)
+    np.testing.assert_array_equal(new.values[:, 0], [1.0, -1.0, np.nan])
+
+
+def test_integer_categories_are_strings():
+    fm = as_matrix(pl.DataFrame({"mcc": [5411, 5999, 5411]}), categorical=["mcc"])
+    assert fm.categories == {"mcc": ("5411", "5999")}
+
+
+def test_missing_column_is_named():
+    with pytest.raises(InputError, match="missing column 'b'"):
+        encode(pl.DataFrame({"a": [1.0]}), ["a", "b"], {"a": NUMERIC, "b": NUMERIC})
+
+
+def test_wrong_type_is_named():
+    with pytest.raises(InputError, match="'when'.*neither numeric nor string"):
+        as_matrix(pl.DataFrame({"when": pl.Series([1, 2]).cast(pl.Datetime)}))
+    with pytest.raises(InputError, match="'s' is String but is used as a numeric"):
+        encode(pl.DataFrame({"s": ["x"]}), ["s"], {"s": NUMERIC})
+
+
+def test_array_shape_errors():
+    with pytest.raises(InputError, match="2-D"):
+        as_matrix(np.zeros((2, 2, 2)))
+    with pytest.raises(InputError, match="3 columns but 2 names"):
+        as_matrix(np.zeros((2, 3)), feature_names=["a", "b"])
+
+
+def test_file_errors_name_the_file(tmp_path):
+    with pytest.raises(InputError, match="nope.parquet: no such file"):
+        read_table(tmp_path / "nope.parquet")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match="bad.parquet: cannot read as parquet"):
+        read_table(bad)
+    odd = tmp_path / "data.xlsx"
+    odd.write_bytes(b"x")
+    with pytest.raises(InputError, match="unknown file type .xlsx"):
+        read_table(odd)
+    with pytest.raises(InputError, match="is a directory"):
+        read_table(tmp_path)
+
+
+def test_empty_data_has_zero_rows():
+    fm = as_matrix(pl.DataFrame({"a": pl.Series([], dtype=pl.Float64)}))
+    assert fm.values.shape == (0, 1)
+
+
+def test_labels_errors():
+    with pytest.raises(InputError, match="missing at row 1"):
+        as_labels(pl.Series([1, None]))
+    with pytest.raises(InputError, match="missing or not finite at row 2"):
+        as_labels(np.array([0.0, 1.0, np.nan]))
+    with pytest.raises(InputError, match="missing at row 0"):
+        as_labels(np.array([None, "a"], dtype=object))
+    with pytest.raises(InputError, match="got 2 labels for 3 rows"):
+        as_labels([0, 1], n_rows=3)
+    with pytest.raises(InputError, match="one-dimensional"):
+        as_labels(np.zeros((2, 2)))
+    np.testing.assert_array_equal(as_labels(pa.array(["a", "b"])), ["a", "b"])
+
+
+def test_fingerprint_is_stable_and_content_sensitive():
+    fm = as_matrix(pl.DataFrame(ROWS))
+    y = np.array([0, 1, 0, 1])
+    assert fingerprint(fm, y) == fingerprint(as_matrix(pd.DataFrame(ROWS)), y.copy())
+    assert fingerprint(fm, y) != fingerprint(fm, y[::-1].copy())
