@@ -112,23 +112,108 @@ def save(rules: RuleSet, path: str | os.PathLike[str]) -> None:
     os.replace(tmp, path)
 
 
+MAX_STRING_CHARS = 1024 * 1024
+MAX_INT_DIGITS = 400
+
+
 def _reject_constant(token: str) -> Any:
     raise RuleSetError(f"invalid number {token} (NaN and Infinity are not allowed)")
 
 
+def _parse_float(token: str) -> float:
+    value = float(token)
+    if value in (float("inf"), float("-inf")):
+        raise RuleSetError(f"number {_clip(token)} is outside the float64 range")
+    return value
+
+
+def _parse_int(token: str) -> int:
+    if len(token) > MAX_INT_DIGITS:
+        raise RuleSetError(f"integer with {len(token)} digits is too large")
+    return int(token)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise RuleSetError(f"duplicate key {_clip(json.dumps(k))} in an object")
+            seen.add(k)
+    return out
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_limits(doc: Any, source: str = "<dict>") -> None:
+    """Refuse JSON data nested deeper than MAX_DEPTH, strings over MAX_STRING_CHARS, and
+    strings that are not valid Unicode (lone surrogates); iterative, so any depth is safe."""
+    from .schema import json_path
+
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            raise RuleSetError(
+                f"{source}: {json_path(path[:8])}...: nested deeper than {MAX_DEPTH} levels"
+            )
+        if isinstance(value, str):
+            _check_string(value, path, source)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                _check_string(k, path, source)
+                stack.append((v, (*path, k)))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(value))
+
+
+def _check_string(text: str, path: tuple[str | int, ...], source: str) -> None:
+    from .schema import json_path
+
+    if len(text) > MAX_STRING_CHARS:
+        raise RuleSetError(
+            f"{source}: {json_path(path)}: string of {len(text)} characters is longer than "
+            f"{MAX_STRING_CHARS}"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RuleSetError(
+            f"{source}: {json_path(path)}: string holds an unpaired surrogate (\\ud800-\\udfff)"
+        ) from None
+
+
 def loads(text: str | bytes, source: str = "<string>") -> RuleSet:
-    """Parse and validate rule-set JSON; a :class:`RuleSetError` names what is wrong and where."""
-    if isinstance(text, bytes):
+    """Parse and validate rule-set JSON; a :class:`RuleSetError` names what is wrong and where.
+
+    Parsing is plain JSON (nothing is executed); the file is refused, with one line naming the
+    problem, when it is too large, not UTF-8, not JSON, truncated, holds NaN/Infinity, numbers
+    outside float64, duplicate keys, overly deep nesting or huge strings, fails the schema or
+    the data model, or has a newer major format_version.
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text)
         if len(text) > MAX_FILE_BYTES:
             raise RuleSetError(f"{source}: file is larger than {MAX_FILE_BYTES} bytes")
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise RuleSetError(f"{source}: not UTF-8 text (byte {e.start})") from None
+    if not isinstance(text, str):
+        raise RuleSetError(f"{source}: expected JSON text, got {type(text).__name__}")
     if len(text) > MAX_FILE_BYTES:
         raise RuleSetError(f"{source}: file is larger than {MAX_FILE_BYTES} bytes")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            object_pairs_hook=_no_duplicate_keys,
+        )
     except RuleSetError as e:
         raise RuleSetError(f"{source}: {e}") from None
     except json.JSONDecodeError as e:
@@ -137,6 +222,9 @@ def loads(text: str | bytes, source: str = "<string>") -> RuleSet:
         ) from None
     except RecursionError:
         raise RuleSetError(f"{source}: JSON nested too deeply") from None
+    except (ValueError, OverflowError, MemoryError) as e:
+        raise RuleSetError(f"{source}: not valid JSON: {_clip(str(e), 100)}") from None
+    check_limits(doc, source)
     return from_dict(doc, source=source)
 
 
@@ -189,6 +277,16 @@ def from_dict(doc: Any, source: str = "<dict>") -> RuleSet:
     from .schema import validate
 
     validate(doc, source)
+    try:
+        return _build(doc, source)
+    except RuleSetError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
+        # the schema should have caught it; still one line, never a traceback
+        raise RuleSetError(f"{source}: invalid rule set ({type(e).__name__}: {e})") from None
+
+
+def _build(doc: dict[str, Any], source: str) -> RuleSet:
     try:
         features = tuple(
             Feature(f["name"], f["kind"], tuple(f.get("categories", ()))) for f in doc["features"]

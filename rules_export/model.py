@@ -28,23 +28,39 @@ class RuleSetError(ValueError):
     """A rule set (or a file holding one) is invalid; the message says what and where."""
 
 
+MAX_STRING_CHARS = 1024 * 1024  # longest name / category / label a rule-set file may hold
+
+
+def _check_text(text: str, what: str) -> str:
+    """A string a rule-set file can hold: at most MAX_STRING_CHARS, encodable as UTF-8."""
+    if len(text) > MAX_STRING_CHARS:
+        raise RuleSetError(f"{what} is {len(text)} characters long (at most {MAX_STRING_CHARS})")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RuleSetError(f"{what} {_short(text)} holds an unpaired surrogate") from None
+    return text
+
+
 def _check_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or name == "":
-        raise RuleSetError(f"{what} must be a non-empty string, got {name!r}")
+        raise RuleSetError(f"{what} must be a non-empty string, got {_short(name)}")
     if "\x00" in name:
-        raise RuleSetError(f"{what} {name!r} contains a NUL character")
-    return name
+        raise RuleSetError(f"{what} {_short(name)} contains a NUL character")
+    return _check_text(name, what)
 
 
 def _check_label(label: Any, what: str) -> Label:
-    if isinstance(label, (bool, int, str)):
+    if isinstance(label, str):
+        return _check_text(label, what)
+    if isinstance(label, (bool, int)):
         return label
     # numpy scalars and integral floats become plain Python values
     if hasattr(label, "item"):
         return _check_label(label.item(), what)
     if isinstance(label, float) and label.is_integer():
         return int(label)
-    raise RuleSetError(f"{what} must be a string, integer or boolean, got {label!r}")
+    raise RuleSetError(f"{what} must be a string, integer or boolean, got {_short(label)}")
 
 
 def _check_threshold(value: Any, what: str) -> float | None:
@@ -55,11 +71,24 @@ def _check_threshold(value: Any, what: str) -> float | None:
         or not isinstance(value, (int, float))
         and not hasattr(value, "item")
     ):
-        raise RuleSetError(f"{what} must be a number or null, got {value!r}")
-    v = float(value)
+        raise RuleSetError(f"{what} must be a number or null, got {_short(value)}")
+    try:
+        v = float(value)
+    except (OverflowError, TypeError, ValueError):
+        raise RuleSetError(f"{what} must be a finite float64 number, got {_short(value)}") from None
     if not math.isfinite(v):
-        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {v!r}")
-    return v
+        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {_short(v)}")
+    # -0.0 and 0.0 compare equal; store one of them so that equal rule sets have equal bytes
+    return v + 0.0
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr`` cut to ``limit`` characters: error messages stay one short line."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _label_key(label: Label) -> tuple[int, Any]:
@@ -85,14 +114,17 @@ class Feature:
         _check_name(self.name, "feature name")
         if self.kind not in ("numeric", "categorical"):
             raise RuleSetError(
-                f"feature {self.name!r}: kind must be 'numeric' or 'categorical', got {self.kind!r}"
+                f"feature {_short(self.name)}: kind must be 'numeric' or 'categorical', got {_short(self.kind)}"
             )
         cats = tuple(self.categories)
         if self.kind == "numeric" and cats:
-            raise RuleSetError(f"numeric feature {self.name!r} cannot list categories")
+            raise RuleSetError(f"numeric feature {_short(self.name)} cannot list categories")
         for c in cats:
             if not isinstance(c, str):
-                raise RuleSetError(f"feature {self.name!r}: category {c!r} is not a string")
+                raise RuleSetError(
+                    f"feature {_short(self.name)}: category {_short(c)} is not a string"
+                )
+            _check_text(c, f"feature {_short(self.name)}: category")
         object.__setattr__(self, "categories", tuple(sorted(set(cats))))
 
 
@@ -145,10 +177,12 @@ class Interval:
         low = _check_threshold(self.low, f"condition on {self.feature!r}: low")
         high = _check_threshold(self.high, f"condition on {self.feature!r}: high")
         if low is None and high is None:
-            raise RuleSetError(f"condition on {self.feature!r} has neither a low nor a high bound")
+            raise RuleSetError(
+                f"condition on {_short(self.feature)} has neither a low nor a high bound"
+            )
         if low is not None and high is not None and not low < high:
             raise RuleSetError(
-                f"condition on {self.feature!r} is empty: low {low!r} is not below high {high!r}"
+                f"condition on {_short(self.feature)} is empty: low {_short(low)} is not below high {_short(high)}"
             )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -173,9 +207,12 @@ class InSet:
         vals = tuple(self.values) if not isinstance(self.values, str) else (self.values,)
         for v in vals:
             if not isinstance(v, str):
-                raise RuleSetError(f"condition on {self.feature!r}: value {v!r} is not a string")
+                raise RuleSetError(
+                    f"condition on {_short(self.feature)}: value {_short(v)} is not a string"
+                )
+            _check_text(v, f"condition on {_short(self.feature)}: value")
         if not vals:
-            raise RuleSetError(f"condition on {self.feature!r} has an empty set of values")
+            raise RuleSetError(f"condition on {_short(self.feature)} has an empty set of values")
         object.__setattr__(self, "values", tuple(sorted(set(vals))))
 
     def describe(self) -> str:
@@ -193,9 +230,11 @@ def _merge(a: Condition, b: Condition) -> Condition:
     if isinstance(a, InSet) and isinstance(b, InSet):
         common = set(a.values) & set(b.values)
         if not common:
-            raise RuleSetError(f"conditions on {a.feature!r} have no value in common")
+            raise RuleSetError(f"conditions on {_short(a.feature)} have no value in common")
         return InSet(a.feature, tuple(common))
-    raise RuleSetError(f"feature {a.feature!r} has both a numeric and a categorical condition")
+    raise RuleSetError(
+        f"feature {_short(a.feature)} has both a numeric and a categorical condition"
+    )
 
 
 @dataclass(frozen=True)
@@ -214,15 +253,15 @@ class RuleStats:
             vals = tuple(getattr(self, name))
             for v in vals:
                 if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "item"):
-                    raise RuleSetError(f"{name} must hold integers, got {v!r}")
+                    raise RuleSetError(f"{name} must hold integers, got {_short(v)}")
                 if int(v) < 0:
-                    raise RuleSetError(f"{name} must be non-negative, got {v!r}")
+                    raise RuleSetError(f"{name} must be non-negative, got {_short(v)}")
             object.__setattr__(self, name, tuple(int(v) for v in vals))
         b = self.precision_lower_bound
         if b is not None:
             b = _check_threshold(b, "precision_lower_bound")
             if not 0.0 <= b <= 1.0:
-                raise RuleSetError(f"precision_lower_bound must lie in [0, 1], got {b!r}")
+                raise RuleSetError(f"precision_lower_bound must lie in [0, 1], got {_short(b)}")
             object.__setattr__(self, "precision_lower_bound", b)
 
     @property
@@ -246,12 +285,13 @@ class Rule:
         merged: dict[str, Condition] = {}
         for c in conds:
             if not isinstance(c, (Interval, InSet)):
-                raise RuleSetError(f"not a condition: {c!r}")
+                raise RuleSetError(f"not a condition: {_short(c)}")
             merged[c.feature] = _merge(merged[c.feature], c) if c.feature in merged else c
         object.__setattr__(self, "conditions", tuple(merged[k] for k in sorted(merged)))
         object.__setattr__(self, "label", _check_label(self.label, "rule label"))
         if not isinstance(self.provenance, str):
-            raise RuleSetError(f"rule provenance must be a string, got {self.provenance!r}")
+            raise RuleSetError(f"rule provenance must be a string, got {_short(self.provenance)}")
+        _check_text(self.provenance, "rule provenance")
 
     def describe(self) -> str:
         return "IF " + " AND ".join(c.describe() for c in self.conditions) + f" THEN {self.label!r}"
@@ -282,17 +322,23 @@ class Guarantee:
         for name in ("max_error", "confidence"):
             v = _check_threshold(getattr(self, name), name)
             if v is None or not 0.0 < v < 1.0:
-                raise RuleSetError(f"guarantee {name} must lie strictly between 0 and 1, got {v!r}")
+                raise RuleSetError(
+                    f"guarantee {name} must lie strictly between 0 and 1, got {_short(v)}"
+                )
             object.__setattr__(self, name, v)
         if self.mode not in ("truth", "fidelity"):
-            raise RuleSetError(f"guarantee mode must be 'truth' or 'fidelity', got {self.mode!r}")
+            raise RuleSetError(
+                f"guarantee mode must be 'truth' or 'fidelity', got {_short(self.mode)}"
+            )
         pc = self.per_class_max_error
         items = pc.items() if isinstance(pc, Mapping) else pc
         caps = []
         for lab, cap in items:
             cap = _check_threshold(cap, "per-class max_error")
             if cap is None or not 0.0 < cap < 1.0:
-                raise RuleSetError(f"per-class max_error for {lab!r} must lie in (0, 1), got {cap}")
+                raise RuleSetError(
+                    f"per-class max_error for {_short(lab)} must lie in (0, 1), got {cap}"
+                )
             caps.append((_check_label(lab, "per-class label"), cap))
         object.__setattr__(
             self, "per_class_max_error", tuple(sorted(caps, key=lambda t: _label_key(t[0])))
@@ -306,33 +352,48 @@ class Guarantee:
         for name in ("certification_rows", "certification_covered", "certification_errors"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise RuleSetError(f"guarantee {name} must be a non-negative integer, got {v!r}")
+                raise RuleSetError(
+                    f"guarantee {name} must be a non-negative integer, got {_short(v)}"
+                )
+        if not isinstance(self.method, str):
+            raise RuleSetError(f"guarantee method must be a string, got {_short(self.method)}")
+        _check_text(self.method, "guarantee method")
         if not isinstance(self.certified, bool):
-            raise RuleSetError(f"guarantee certified must be true or false, got {self.certified!r}")
+            raise RuleSetError(
+                f"guarantee certified must be true or false, got {_short(self.certified)}"
+            )
 
 
-def _freeze_json(value: Any, where: str) -> Any:
+MAX_JSON_DEPTH = 32  # fit_params / metadata nesting (the file format allows 64 in all)
+
+
+def _freeze_json(value: Any, where: str, depth: int = 0) -> Any:
     """Check that ``value`` is plain JSON data (dict/list/str/int/float/bool/None)."""
-    if value is None or isinstance(value, (bool, str)):
+    if depth > MAX_JSON_DEPTH:
+        raise RuleSetError(f"{where}: nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        return _check_text(value, f"{where}: string")
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RuleSetError(f"{where}: non-finite number {value!r} is not valid JSON")
+            raise RuleSetError(f"{where}: non-finite number {_short(value)} is not valid JSON")
         return value
     if hasattr(value, "item") and not hasattr(value, "__len__"):
-        return _freeze_json(value.item(), where)
+        return _freeze_json(value.item(), where, depth)
     if isinstance(value, Mapping):
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise RuleSetError(f"{where}: key {k!r} is not a string")
-            out[k] = _freeze_json(v, f"{where}.{k}")
+                raise RuleSetError(f"{where}: key {_short(k)} is not a string")
+            _check_text(k, f"{where}: key")
+            out[k] = _freeze_json(v, f"{where}.{k}", depth + 1)
         return out
     if isinstance(value, (list, tuple)):
-        return [_freeze_json(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    raise RuleSetError(f"{where}: {type(value).__name__} value {value!r} is not JSON data")
+        return [_freeze_json(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
+    raise RuleSetError(f"{where}: {type(value).__name__} value {_short(value)} is not JSON data")
 
 
 @dataclass(frozen=True)
@@ -353,7 +414,7 @@ class RuleSet:
         feats = tuple(self.features)
         for f in feats:
             if not isinstance(f, Feature):
-                raise RuleSetError(f"not a Feature: {f!r}")
+                raise RuleSetError(f"not a Feature: {_short(f)}")
         names = [f.name for f in feats]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
@@ -361,34 +422,34 @@ class RuleSet:
         kinds = {f.name: f.kind for f in feats}
         if self.projection is not None:
             if not isinstance(self.projection, Projection):
-                raise RuleSetError(f"not a Projection: {self.projection!r}")
+                raise RuleSetError(f"not a Projection: {_short(self.projection)}")
             for n in self.projection.inputs:
                 if kinds.get(n) != "numeric":
-                    raise RuleSetError(f"projection input {n!r} is not a numeric feature")
+                    raise RuleSetError(f"projection input {_short(n)} is not a numeric feature")
             for n in self.projection.outputs:
                 if n in kinds:
-                    raise RuleSetError(f"projection output {n!r} clashes with a feature name")
+                    raise RuleSetError(f"projection output {_short(n)} clashes with a feature name")
                 kinds[n] = "numeric"
         classes = tuple(_check_label(c, "class label") for c in self.classes)
         if not classes:
             raise RuleSetError("a rule set needs at least one class")
         if len({_label_key(c) for c in classes}) != len(classes):
-            raise RuleSetError(f"duplicate class labels in {list(classes)!r}")
+            raise RuleSetError(f"duplicate class labels in {_short(list(classes))}")
         rules = tuple(self.rules)
         class_keys = {_label_key(c) for c in classes}
         for i, r in enumerate(rules):
             if not isinstance(r, Rule):
-                raise RuleSetError(f"rule {i}: not a Rule: {r!r}")
+                raise RuleSetError(f"rule {i}: not a Rule: {_short(r)}")
             if _label_key(r.label) not in class_keys:
-                raise RuleSetError(f"rule {i}: label {r.label!r} is not one of the classes")
+                raise RuleSetError(f"rule {i}: label {_short(r.label)} is not one of the classes")
             for c in r.conditions:
                 kind = kinds.get(c.feature)
                 if kind is None:
-                    raise RuleSetError(f"rule {i}: unknown feature {c.feature!r}")
+                    raise RuleSetError(f"rule {i}: unknown feature {_short(c.feature)}")
                 want = "numeric" if isinstance(c, Interval) else "categorical"
                 if kind != want:
                     raise RuleSetError(
-                        f"rule {i}: {want} condition on {kind} feature {c.feature!r}"
+                        f"rule {i}: {want} condition on {kind} feature {_short(c.feature)}"
                     )
             for name in ("growth_counts", "validation_counts"):
                 counts = getattr(r.stats, name)
@@ -397,7 +458,7 @@ class RuleSet:
                         f"rule {i}: {name} has {len(counts)} entries for {len(classes)} classes"
                     )
         if self.guarantee is not None and not isinstance(self.guarantee, Guarantee):
-            raise RuleSetError(f"not a Guarantee: {self.guarantee!r}")
+            raise RuleSetError(f"not a Guarantee: {_short(self.guarantee)}")
         object.__setattr__(self, "features", feats)
         object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "rules", rules)
@@ -406,6 +467,7 @@ class RuleSet:
         for name in ("data_fingerprint", "library_version"):
             if not isinstance(getattr(self, name), str):
                 raise RuleSetError(f"{name} must be a string")
+            _check_text(getattr(self, name), name)
 
     # --- convenience -------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import InSet, Interval, RuleSet, RuleSetError
+from .model import InSet, Interval, RuleSet, RuleSetError, _short
 
 
 class InputError(ValueError):
@@ -32,6 +32,12 @@ def _column(X: Any, name: str, position: int, n_features: int) -> Any:
         if name not in X:
             raise InputError(f"missing column {name!r}")
         return X[name]
+    column_names = getattr(X, "column_names", None)  # pyarrow Table / RecordBatch
+    if column_names is not None and hasattr(X, "column"):
+        if name not in list(column_names):
+            raise InputError(f"missing column {name!r}")
+        col = X.column(name)
+        return col.to_numpy(zero_copy_only=False) if hasattr(col, "to_numpy") else col
     columns = getattr(X, "columns", None)
     if columns is not None:
         if name not in list(columns):
@@ -44,6 +50,11 @@ def _column(X: Any, name: str, position: int, n_features: int) -> Any:
     )
 
 
+def _is_pandas_na(v: Any) -> bool:
+    # pandas.NA / NaT without importing pandas
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
 def numeric_column(values: Any, name: str) -> np.ndarray:
     """Values as float64 (missing -> NaN); a clear error for non-numeric data."""
     arr = np.asarray(values)
@@ -51,15 +62,17 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
         raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind in "fiub":
         return arr.astype(np.float64, copy=False)
+    if arr.dtype.kind in "US" and arr.shape[0] > 0:
+        raise InputError(f"column {name!r}, row 0: {_short(arr[0])} is not a number")
     if arr.dtype.kind == "O":
         out = np.empty(arr.shape[0], dtype=np.float64)
         for i, v in enumerate(arr):
-            if v is None:
+            if v is None or _is_pandas_na(v):
                 out[i] = np.nan
             elif isinstance(v, (bool, int, float, np.number)):
                 out[i] = float(v)
             else:
-                raise InputError(f"column {name!r}, row {i}: {v!r} is not a number")
+                raise InputError(f"column {name!r}, row {i}: {_short(v)} is not a number")
         return out
     raise InputError(f"column {name!r} is {arr.dtype} but the rule set treats it as numeric")
 
@@ -71,7 +84,7 @@ def categorical_column(values: Any, name: str) -> np.ndarray:
         raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
     out = np.empty(arr.shape[0], dtype=object)
     for i, v in enumerate(arr):
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+        if v is None or _is_pandas_na(v) or (isinstance(v, float) and math.isnan(v)):
             out[i] = None
         elif isinstance(v, str):
             out[i] = v
@@ -79,7 +92,7 @@ def categorical_column(values: Any, name: str) -> np.ndarray:
             out[i] = str(int(v))
         else:
             raise InputError(
-                f"column {name!r}, row {i}: {v!r} is not a string (categorical feature)"
+                f"column {name!r}, row {i}: {_short(v)} is not a string (categorical feature)"
             )
     return out
 

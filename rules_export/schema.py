@@ -1,10 +1,295 @@
-"""JSON Schema check of rule-set documents (placeholder: replaced by the schema validator)."""
+"""JSON Schema check of rule-set documents, without a third-party validator.
+
+``ruleset.schema.json`` (shipped next to this module) is the published description of the
+format. rules_export depends only on the stdlib, numpy and sqlglot, so this module implements
+exactly the subset of JSON Schema (draft 2020-12) that the file uses: ``type``, ``properties``,
+``required``, ``additionalProperties: false``, ``items``, ``enum``, ``const``, ``minimum``,
+``maximum``, ``minItems``, ``minLength``, ``pattern``, ``anyOf``, ``oneOf`` and local ``$ref``
+into ``$defs``. A schema that uses any other keyword is refused when it is loaded, so the file
+and the validator cannot drift apart silently. Tests check that the verdicts agree with the
+``jsonschema`` package.
+
+Errors are one line naming the JSON path: ``rules.json: $.rules[3].conditions[0].low: expected
+number or null, got "abc"``.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
+
+from .model import RuleSetError
+
+SCHEMA_FILE = "ruleset.schema.json"
+
+_ANNOTATIONS = {"$schema", "$id", "title", "description", "$comment", "$defs"}
+_KEYWORDS = {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "minItems",
+    "minLength",
+    "pattern",
+    "anyOf",
+    "oneOf",
+    "$ref",
+}
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema (parsed once; treat as read-only)."""
+    text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    doc = json.loads(text)
+    _check_supported(doc, "#")
+    return doc
+
+
+def _check_supported(node: Any, where: str) -> None:
+    if isinstance(node, bool):
+        return
+    if not isinstance(node, dict):
+        raise RuntimeError(f"{SCHEMA_FILE}: {where} is not a schema")
+    unknown = set(node) - _KEYWORDS - _ANNOTATIONS
+    if unknown:
+        raise RuntimeError(
+            f"{SCHEMA_FILE}: {where} uses keywords {sorted(unknown)} that rules_export.schema "
+            "does not implement"
+        )
+    if node.get("additionalProperties", False) is not False:
+        raise RuntimeError(f"{SCHEMA_FILE}: {where}: only additionalProperties: false is supported")
+    ref = node.get("$ref")
+    if ref is not None and not (isinstance(ref, str) and ref.startswith("#/$defs/")):
+        raise RuntimeError(f"{SCHEMA_FILE}: {where}: only local #/$defs/ references are supported")
+    for key in ("properties", "$defs"):
+        for name, sub in node.get(key, {}).items():
+            _check_supported(sub, f"{where}/{key}/{name}")
+    if "items" in node:
+        _check_supported(node["items"], f"{where}/items")
+    for key in ("anyOf", "oneOf"):
+        for i, sub in enumerate(node.get(key, ())):
+            _check_supported(sub, f"{where}/{key}/{i}")
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Error:
+    path: tuple[str | int, ...]
+    message: str
+    expected: tuple[str, ...] = ()  # set for type errors: they merge across anyOf branches
+    value: Any = None
+
+    def text(self) -> str:
+        if self.expected:
+            return f"expected {' or '.join(self.expected)}, got {describe(self.value)}"
+        return self.message
+
+
+def json_path(path: tuple[str | int, ...]) -> str:
+    """``$.rules[3].conditions[0].low``; keys that are not identifiers are quoted."""
+    out = ["$"]
+    for p in path:
+        if isinstance(p, int):
+            out.append(f"[{p}]")
+        elif _IDENT.match(p):
+            out.append(f".{p}")
+        else:
+            out.append(f"[{_clip(json.dumps(p))}]")
+    return "".join(out)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe(value: Any) -> str:
+    """A short, one-line description of a JSON value for error messages."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    try:
+        return _clip(json.dumps(value, allow_nan=True))
+    except (TypeError, ValueError):
+        return f"a {type(value).__name__}"
+
+
+# --- validation --------------------------------------------------------------------------------
+
+_TYPE_NAMES = ("null", "boolean", "integer", "number", "string", "array", "object")
+
+
+def _has_type(value: Any, name: str) -> bool:
+    # the JSON data model, as jsonschema sees it: bool is not a number; 1.0 is an integer
+    if name == "null":
+        return value is None
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "integer":
+        if isinstance(value, bool):
+            return False
+        return isinstance(value, int) or isinstance(value, float) and value.is_integer()
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if name == "string":
+        return isinstance(value, str)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "object":
+        return isinstance(value, dict)
+    raise RuntimeError(f"{SCHEMA_FILE}: unknown type {name!r}")
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _first_error(
+    value: Any, node: Any, root: dict[str, Any], path: tuple[str | int, ...]
+) -> _Error | None:
+    if node is True:
+        return None
+    if node is False:
+        return _Error(path, "no value is allowed here")
+    if "$ref" in node:
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        err = _first_error(value, target, root, path)
+        if err is not None:
+            return err
+    if "type" in node:
+        names = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        if not any(_has_type(value, n) for n in names):
+            return _Error(path, "", tuple(names), value)
+    if "const" in node and not _json_equal(value, node["const"]):
+        return _Error(path, f"expected {describe(node['const'])}, got {describe(value)}")
+    if "enum" in node and not any(_json_equal(value, v) for v in node["enum"]):
+        allowed = ", ".join(describe(v) for v in node["enum"])
+        return _Error(path, f"expected one of {allowed}, got {describe(value)}")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if is_number and "minimum" in node and value < node["minimum"]:
+        return _Error(path, f"must be at least {node['minimum']}, got {describe(value)}")
+    if is_number and "maximum" in node and value > node["maximum"]:
+        return _Error(path, f"must be at most {node['maximum']}, got {describe(value)}")
+    if isinstance(value, str):
+        if "minLength" in node and len(value) < node["minLength"]:
+            what = "must not be empty" if node["minLength"] == 1 else "is too short"
+            return _Error(path, f"{what}, got {describe(value)}")
+        if "pattern" in node and re.search(node["pattern"], value) is None:
+            return _Error(path, f"does not match {node['pattern']}: {describe(value)}")
+    if isinstance(value, list):
+        if "minItems" in node and len(value) < node["minItems"]:
+            what = "must not be empty" if node["minItems"] == 1 else "has too few items"
+            return _Error(path, f"{what} (at least {node['minItems']} items)")
+        if "items" in node:
+            for i, item in enumerate(value):
+                err = _first_error(item, node["items"], root, (*path, i))
+                if err is not None:
+                    return err
+    if isinstance(value, dict):
+        for key in node.get("required", ()):
+            if key not in value:
+                return _Error(path, f"missing required field {_clip(json.dumps(key))}")
+        props = node.get("properties", {})
+        if node.get("additionalProperties", True) is False:
+            for key in value:
+                if key not in props:
+                    return _Error(
+                        (*path, key), f"unknown field {_clip(json.dumps(key))} is not allowed here"
+                    )
+        for key, sub in props.items():
+            if key in value:
+                err = _first_error(value[key], sub, root, (*path, key))
+                if err is not None:
+                    return err
+    for keyword in ("anyOf", "oneOf"):
+        if keyword not in node:
+            continue
+        branches = node[keyword]
+        errors = [_first_error(value, b, root, path) for b in branches]
+        n_ok = sum(e is None for e in errors)
+        if keyword == "anyOf" and n_ok == 0 or keyword == "oneOf" and n_ok == 0:
+            return _best(errors, branches, root, path, value)
+        if keyword == "oneOf" and n_ok > 1:
+            return _Error(path, f"matches {n_ok} alternatives where exactly one must match")
+    return None
+
+
+def _best(
+    errors: list[_Error | None],
+    branches: list[Any],
+    root: dict[str, Any],
+    path: tuple[str | int, ...],
+    value: Any,
+) -> _Error:
+    """The most useful error when no alternative matched.
+
+    The error that got deepest into the value wins (the alternative the author evidently meant);
+    type errors at the same spot merge into "expected A or B"; otherwise name the alternatives.
+    """
+    errs = [e for e in errors if e is not None]
+
+    def rank(e: _Error) -> tuple[int, bool]:
+        # deeper is better; an unknown field hints that the author meant another alternative
+        return (len(e.path), not e.message.startswith("unknown field"))
+
+    best_rank = max(rank(e) for e in errs)
+    depth = best_rank[0]
+    deepest = [e for e in errs if rank(e) == best_rank]
+    if depth > len(path) and len(deepest) == 1:
+        return deepest[0]
+    if all(e.expected and e.path == path for e in errs):
+        expected: list[str] = []
+        for e in errs:
+            expected += [t for t in e.expected if t not in expected]
+        return _Error(path, "", tuple(expected), value)
+    titles = []
+    for b in branches:
+        target = b
+        if "$ref" in b:
+            target = root
+            for part in b["$ref"][2:].split("/"):
+                target = target[part]
+        titles.append(target.get("title") or "/".join(str(t) for t in target.get("type", "?")))
+    first = deepest[0]
+    where = json_path(first.path)[len(json_path(path)) :]
+    detail = f"{where.lstrip('.')}: {first.text()}" if where else first.text()
+    return _Error(path, f"expected {' or '.join(titles)}; {detail}")
+
+
+def first_error(doc: Any) -> str | None:
+    """The first schema violation as ``"$.path: message"``, or ``None`` when ``doc`` is valid."""
+    root = schema()
+    err = _first_error(doc, root, root, ())
+    return None if err is None else f"{json_path(err.path)}: {err.text()}"
 
 
 def validate(doc: Any, source: str = "<dict>") -> None:
-    """Check ``doc`` against the shipped JSON Schema."""
-    return None
+    """Check ``doc`` against the shipped JSON Schema; :class:`RuleSetError` names the path."""
+    msg = first_error(doc)
+    if msg is not None:
+        raise RuleSetError(f"{source}: {msg}")
