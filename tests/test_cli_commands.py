@@ -1,0 +1,529 @@
+"""The rulecascade CLI on real data (sklearn's breast cancer set written to files in tmp_path).
+
+Every command's success path, its output files and exit codes, and every user mistake: exit code
+2, one line on stderr naming the file/column/row/value, and never a Python traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import datasets
+from rulecascade.cli import main
+from rules_export import (
+    Guarantee,
+    InSet,
+    Interval,
+    Rule,
+    RuleSet,
+    RuleStats,
+    make_features,
+)
+from rules_export.reference import match as reference_match
+
+TARGET = "benign"
+
+
+def _rules(features, **kw) -> RuleSet:
+    """Hand-written rules on breast cancer (benign=1), with plausible fit statistics."""
+    base = dict(
+        features=make_features(features),
+        classes=(0, 1),
+        rules=(
+            Rule(
+                (Interval("worst_radius", high=13.0), Interval("worst_concave_points", high=0.12)),
+                1,
+                RuleStats((0, 150), (1, 100), 0.95),
+            ),
+            Rule(
+                (Interval("worst_concave_points", low=0.2),), 0, RuleStats((60, 0), (40, 0), 0.93)
+            ),
+            Rule((Interval("mean_radius", low=18.0),), 0, RuleStats((30, 1), (20, 1), 0.8)),
+        ),
+        guarantee=Guarantee(
+            max_error=0.02,
+            confidence=0.95,
+            certified=True,
+            error_upper_bound=0.015,
+            certification_rows=200,
+            certification_covered=120,
+            certification_errors=0,
+            method="binomial",
+        ),
+        metadata={"split_rows": {"growth": 200, "validation": 200, "certification": 169}},
+        library_version="0.1.0",
+    )
+    base.update(kw)
+    return RuleSet(**base)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    ds = datasets.load("breast_cancer")
+    df = ds.frame
+    paths = {
+        "parquet": d / "bc.parquet",
+        "csv": d / "bc.csv",
+        "arrow": d / "bc.arrow",
+        "npy": d / "bc.npy",
+    }
+    df.write_parquet(paths["parquet"])
+    df.write_csv(paths["csv"])
+    df.write_ipc(paths["arrow"])
+    np.save(paths["npy"], ds.X.to_numpy())
+    rules = _rules(ds.features)
+    rules.save(d / "rules.json")
+    paths["rules"] = d / "rules.json"
+    paths["dir"] = d
+    paths["frame"] = df
+    paths["features"] = ds.features
+    return paths
+
+
+def run(*args, ok=(0,)):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code in ok, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def fails(*args) -> str:
+    """A user mistake: exit 2, no traceback, one line on stderr; returns that line."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    # click's usage errors print the usage first; our own errors are exactly one line
+    assert lines and lines[-1].startswith("Error:"), result.stderr
+    assert result.stdout == ""
+    return lines[-1]
+
+
+# --- help and exit codes ---------------------------------------------------------------------------
+def test_help_documents_exit_codes_and_commands():
+    out = run("--help").output
+    for word in ("fit", "show", "apply", "export", "audit", "diff", "demo"):
+        assert word in out
+    assert "0  success" in out and "1  audit" in out and "2  usage or input error" in out
+    audit_help = run("audit", "--help").output
+    assert "Exit codes: 0 every bound holds, 1 a rule or the set breaks its bound" in audit_help
+    assert "Exit codes: 0 identical, 1 different" in run("diff", "--help").output
+
+
+def test_version():
+    assert "rulecascade, version" in run("--version").output
+
+
+# --- show ------------------------------------------------------------------------------------------
+def test_show_table(files):
+    out = run("show", files["rules"]).stdout
+    assert "3 rules" in out
+    assert "IF worst_concave_points <= 0.12 AND worst_radius <= 13.0 THEN 1" in out
+    assert "max_error" not in out or True  # wording below
+    assert "error on covered rows <= 0.02 vs true labels, at 95% confidence" in out
+    assert "features: 30 (30 numeric, 0 categorical)" in out
+    assert "classes: 0, 1" in out
+    # support and bound of rule 0
+    line = next(ln for ln in out.splitlines() if ln.startswith("0 "))
+    assert line.split()[-2:] == ["101", "0.9500"]
+
+
+def test_show_json_is_canonical(files):
+    out = run("show", files["rules"], "--format", "json").stdout
+    assert out == files["rules"].read_text()
+    assert RuleSet.from_json(out) == RuleSet.load(files["rules"])
+
+
+def test_show_empty_rule_set(files, tmp_path):
+    p = tmp_path / "empty.json"
+    _rules(files["features"], rules=()).save(p)
+    assert "no rules" in run("show", p).stdout
+
+
+# --- apply -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("src", ["parquet", "csv", "arrow"])
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".arrow"])
+def test_apply_keeps_columns_and_order(files, tmp_path, src, suffix):
+    out = tmp_path / f"out{suffix}"
+    run("apply", files["rules"], files[src], "-o", out)
+    from rulecascade.data import read_table
+
+    got = read_table(out)
+    df = files["frame"]
+    assert got.columns == [*df.columns, "rule_id", "prediction"]
+    assert got.height == df.height
+    assert got.select(df.columns).equals(df.select(df.columns).cast(got.select(df.columns).schema))
+    rules = RuleSet.load(files["rules"])
+    want = reference_match(rules, df)
+    np.testing.assert_array_equal(got["rule_id"].to_numpy(), want)
+    labels = np.array([r.label for r in rules.rules])
+    pred = got["prediction"]
+    assert pred.dtype == pl.Int64
+    assert pred.is_null().to_numpy().tolist() == (want < 0).tolist()
+    np.testing.assert_array_equal(pred.drop_nulls().to_numpy(), labels[want[want >= 0]])
+
+
+def test_apply_npy_embeddings(files, tmp_path):
+    names = [f"x{i}" for i in range(len(files["features"]))]
+    col = {n: f"x{i}" for i, n in enumerate(files["features"])}
+    rules = _rules(
+        names,
+        rules=tuple(
+            Rule(
+                tuple(Interval(col[c.feature], c.low, c.high) for c in r.conditions),
+                r.label,
+                r.stats,
+            )
+            for r in _rules(files["features"]).rules
+        ),
+    )
+    rp = tmp_path / "emb.json"
+    rules.save(rp)
+    out = tmp_path / "out.parquet"
+    run("apply", rp, files["npy"], "-o", out)
+    got = pl.read_parquet(out)
+    assert got.columns == [*names, "rule_id", "prediction"]
+    want = reference_match(RuleSet.load(files["rules"]), files["frame"])
+    np.testing.assert_array_equal(got["rule_id"].to_numpy(), want)
+
+
+def test_apply_categorical_and_string_labels(tmp_path):
+    df = pl.DataFrame(
+        {
+            "country": ["FR", "DE", None, "US", "FR"],
+            "amount": [1.0, 50.0, 3.0, None, 100.0],
+            "note": ["a", "b", "c", "d", "e"],
+        }
+    )
+    data = tmp_path / "tx.csv"
+    df.write_csv(data)
+    rules = RuleSet(
+        features=make_features(["country", "amount"], categorical=["country"]),
+        classes=("fraud", "ok"),
+        rules=(
+            Rule((InSet("country", ("FR",)), Interval("amount", high=10.0)), "ok"),
+            Rule((Interval("amount", low=40.0),), "fraud"),
+        ),
+    )
+    rp = tmp_path / "r.json"
+    rules.save(rp)
+    out = tmp_path / "out.parquet"
+    run("apply", rp, data, "-o", out)
+    got = pl.read_parquet(out)
+    assert got["rule_id"].to_list() == [0, 1, -1, -1, 1]
+    assert got["prediction"].to_list() == ["ok", "fraud", None, None, "fraud"]
+    assert got["note"].to_list() == df["note"].to_list()
+
+
+# --- export ----------------------------------------------------------------------------------------
+def test_export_json_to_stdout_and_file(files, tmp_path):
+    assert run("export", files["rules"], "--to", "json").stdout == files["rules"].read_text()
+    out = tmp_path / "copy.json"
+    run("export", files["rules"], "--to", "json", "-o", out)
+    assert out.read_text() == files["rules"].read_text()
+
+
+# --- audit -----------------------------------------------------------------------------------------
+def test_audit_holds_exit_0(files):
+    res = run("audit", files["rules"], files["parquet"], "--target", TARGET)
+    out = res.stdout
+    assert "verdict: every bound holds (exit 0)" in out
+    assert "set: 256 of 569 rows covered (45.0%; at fit 60.0%)" in out
+    # rule 0 answers 132 rows; fit coverage 101/200 = 50.5%
+    row0 = next(ln for ln in out.splitlines() if ln.startswith("0 "))
+    assert "132" in row0 and "50.5%" in row0 and "-27.3pt" in row0 and row0.endswith("ok")
+
+
+def test_audit_json_exact_and_deterministic(files):
+    a = run("audit", files["rules"], files["csv"], "--target", TARGET, "--format", "json").stdout
+    b = run("audit", files["rules"], files["parquet"], "--target", TARGET, "--format", "json")
+    assert a == b.stdout
+    doc = json.loads(a)
+    assert a == json.dumps(doc, sort_keys=True, indent=1) + "\n"
+    assert doc["holds"] is True and doc["broken_rules"] == []
+    rules = RuleSet.load(files["rules"])
+    ids = reference_match(rules, files["frame"])
+    y = files["frame"][TARGET].to_numpy()
+    for r in doc["rules"]:
+        mask = ids == r["index"]
+        assert r["rows"] == int(mask.sum())
+        assert r["correct"] == int((y[mask] == rules.rules[r["index"]].label).sum())
+        assert r["coverage"] == r["rows"] / 569
+        assert r["fit_coverage"] == rules.rules[r["index"]].stats.support / 200
+    assert doc["set"]["covered"] == int((ids >= 0).sum())
+    assert doc["set"]["max_error"] == 0.02
+
+
+def test_audit_broken_rule_exit_1(files, tmp_path):
+    rules = _rules(
+        files["features"],
+        rules=(Rule((Interval("mean_radius", low=12.0),), 0, RuleStats((50, 1), (50, 1), 0.99)),),
+    )
+    rp = tmp_path / "bad.json"
+    rules.save(rp)
+    res = run("audit", rp, files["parquet"], "--target", TARGET, ok=(1,))
+    assert "BROKEN" in res.stdout and "verdict: BROKEN: rule 0, set error (exit 1)" in res.stdout
+    doc = json.loads(
+        run("audit", rp, files["parquet"], "--target", TARGET, "--format", "json", ok=(1,)).stdout
+    )
+    assert doc["holds"] is False and doc["broken_rules"] == [0]
+    assert doc["set"]["broken"] is True
+
+
+def test_audit_chance_dip_does_not_break(files, tmp_path):
+    # claimed 0.97, measured 1.0 on 72 rows: holds; claimed 0.999 on a perfect rule with few rows
+    # cannot be rejected either (the upper bound of 72/72 is 1)
+    rules = _rules(
+        files["features"],
+        rules=(
+            Rule((Interval("worst_concave_points", low=0.2),), 0, RuleStats((1, 0), (1, 0), 0.999)),
+        ),
+    )
+    rp = tmp_path / "tight.json"
+    rules.save(rp)
+    run("audit", rp, files["parquet"], "--target", TARGET)
+
+
+def test_audit_drift_unknown_without_split_sizes(files, tmp_path):
+    rp = tmp_path / "nosplit.json"
+    _rules(files["features"], metadata={}).save(rp)
+    out = run("audit", rp, files["parquet"], "--target", TARGET).stdout
+    assert "unknown" in out
+    doc = json.loads(
+        run("audit", rp, files["parquet"], "--target", TARGET, "--format", "json").stdout
+    )
+    assert all(r["coverage_drift"] is None for r in doc["rules"])
+
+
+def test_audit_per_class_cap(files, tmp_path):
+    g = Guarantee(max_error=0.5, confidence=0.95, per_class_max_error=((1, 0.01),))
+    rules = _rules(
+        files["features"],
+        guarantee=g,
+        rules=(Rule((Interval("mean_radius", low=13.0),), 0, RuleStats()),),
+    )
+    rp = tmp_path / "cap.json"
+    rules.save(rp)
+    res = run("audit", rp, files["parquet"], "--target", TARGET, ok=(1,))
+    assert "per class 1:" in res.stdout and "class 1 cap" in res.stdout
+
+
+# --- diff ------------------------------------------------------------------------------------------
+def test_diff_identical_exit_0(files, tmp_path):
+    copy = tmp_path / "copy.json"
+    shutil.copy(files["rules"], copy)
+    out = run("diff", files["rules"], copy).stdout
+    assert "identical (exit 0)" in out
+    doc = json.loads(run("diff", files["rules"], copy, "--format", "json").stdout)
+    assert doc["identical"] is True
+
+
+def test_diff_different_exit_1(files, tmp_path):
+    a = RuleSet.load(files["rules"])
+    r0, r1, r2 = a.rules
+    moved = Rule((Interval("worst_radius", high=13.5), r0.conditions[0]), 1, r0.stats)
+    new = Rule((InSet("country", ("FR",)),), 0)
+    feats = (*a.features, *make_features(["country"], categorical=["country"]))
+    b = a.replace(
+        features=feats,
+        rules=(moved, r2, new),
+        guarantee=Guarantee(max_error=0.01, confidence=0.95),
+    )
+    bp = tmp_path / "b.json"
+    b.save(bp)
+    res = run("diff", files["rules"], bp, ok=(1,))
+    out = res.stdout
+    assert "1 changed, 1 added, 1 removed" in out
+    assert "worst_radius <= 13.0  ->  worst_radius <= 13.5" in out
+    assert "- [1] IF worst_concave_points > 0.2 THEN 0" in out
+    assert "+ [2] IF country in {'FR'} THEN 0" in out
+    assert "guarantee max_error: 0.02 -> 0.01" in out
+    assert "features: + country (categorical)" in out
+    doc = json.loads(run("diff", files["rules"], bp, "--format", "json", ok=(1,)).stdout)
+    assert doc["identical"] is False
+    assert doc["removed"] == [{"index": 1, "rule": r1.describe()}]
+
+
+# --- errors: exit 2, one line, no traceback --------------------------------------------------------
+def test_missing_files(files, tmp_path):
+    assert "nope.json: no such file" in fails("show", tmp_path / "nope.json")
+    assert "nope.parquet: no such file" in fails(
+        "apply", files["rules"], tmp_path / "nope.parquet", "-o", tmp_path / "o.csv"
+    )
+    assert "no such file" in fails("audit", files["rules"], tmp_path / "x.csv", "--target", TARGET)
+    assert "no such file" in fails("diff", files["rules"], tmp_path / "b.json")
+    assert "is a directory" in fails("show", tmp_path)
+    assert "is a directory" in fails("audit", files["rules"], tmp_path, "--target", TARGET)
+
+
+def test_malformed_rule_files(files, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "rulecascade.ruleset", ')
+    assert "bad.json: not valid JSON" in fails("show", bad)
+    bad.write_text('{"hello": 1}')
+    assert "not a rulecascade rule set" in fails("export", bad, "--to", "json")
+    doc = json.loads(files["rules"].read_text())
+    doc["rules"][0]["label"] = 7
+    bad.write_text(json.dumps(doc))
+    line = fails("apply", bad, files["csv"], "-o", tmp_path / "o.csv")
+    assert "bad.json" in line and "7" in line
+    bad.write_bytes(b"\xff\xfe\x00")
+    assert "not UTF-8" in fails("show", bad)
+
+
+def test_rule_file_for_other_features(files, tmp_path):
+    other = RuleSet(
+        features=make_features(["balance", "income"]),
+        classes=(0, 1),
+        rules=(Rule((Interval("balance", high=500.0),), 0),),
+    )
+    rp = tmp_path / "other.json"
+    other.save(rp)
+    line = fails("audit", rp, files["parquet"], "--target", TARGET)
+    assert "bc.parquet" in line and "'balance'" in line and "other.json" in line
+    line = fails("apply", rp, files["csv"], "-o", tmp_path / "o.csv")
+    assert "missing feature column 'balance' that the rules in" in line
+
+
+def test_missing_target_column(files):
+    line = fails("audit", files["rules"], files["parquet"], "--target", "label")
+    assert "bc.parquet: missing target column 'label'" in line
+
+
+def test_wrong_type_in_a_feature_column(files, tmp_path):
+    df = files["frame"].with_columns(pl.col("worst_radius").cast(pl.String).str.replace(r"^1", "x"))
+    p = tmp_path / "typo.csv"
+    df.write_csv(p)
+    line = fails("apply", files["rules"], p, "-o", tmp_path / "o.csv")
+    assert "typo.csv: column 'worst_radius', row 3: 'x4.91' is not a number" in line
+
+
+def test_labels_that_are_not_classes(files, tmp_path):
+    df = files["frame"].with_columns(
+        pl.when(pl.col(TARGET) == 1).then(pl.lit("yes")).otherwise(pl.lit("no")).alias(TARGET)
+    )
+    p = tmp_path / "strlabels.parquet"
+    df.write_parquet(p)
+    line = fails("audit", files["rules"], p, "--target", TARGET)
+    assert "is a class of the rule set" in line and "'no'" in line and TARGET in line
+
+
+def test_missing_label(files, tmp_path):
+    df = files["frame"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 7).then(None).otherwise(pl.col(TARGET)).alias(TARGET)
+    )
+    p = tmp_path / "nolabel.parquet"
+    df.write_parquet(p)
+    assert "label is missing at row 7" in fails("audit", files["rules"], p, "--target", TARGET)
+
+
+def test_empty_files(files, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert "empty.csv" in fails("audit", files["rules"], empty, "--target", TARGET)
+    header = tmp_path / "header.csv"
+    header.write_text(",".join(files["frame"].columns) + "\n")
+    assert "header.csv: file has no rows" in fails(
+        "apply", files["rules"], header, "-o", tmp_path / "o.csv"
+    )
+    empty_json = tmp_path / "empty.json"
+    empty_json.write_text("")
+    assert "empty.json: not valid JSON" in fails("show", empty_json)
+
+
+def test_bad_files_and_types(files, tmp_path):
+    txt = tmp_path / "data.txt"
+    txt.write_text("a,b\n1,2\n")
+    assert "unknown file type .txt" in fails("audit", files["rules"], txt, "--target", TARGET)
+    vec = tmp_path / "vec.npy"
+    np.save(vec, np.arange(3.0))
+    assert "vec.npy" in fails("apply", files["rules"], vec, "-o", tmp_path / "o.csv")
+    garbage = tmp_path / "garbage.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    assert "garbage.parquet: cannot read as parquet" in fails(
+        "apply", files["rules"], garbage, "-o", tmp_path / "o.csv"
+    )
+
+
+def test_apply_output_errors(files, tmp_path):
+    assert "unknown output type .xlsx" in fails(
+        "apply", files["rules"], files["csv"], "-o", tmp_path / "o.xlsx"
+    )
+    assert "does not exist" in fails(
+        "apply", files["rules"], files["csv"], "-o", tmp_path / "no" / "o.csv"
+    )
+    applied = tmp_path / "applied.parquet"
+    run("apply", files["rules"], files["csv"], "-o", applied)
+    assert "already has a column 'rule_id'" in fails(
+        "apply", files["rules"], applied, "-o", tmp_path / "again.parquet"
+    )
+
+
+def test_usage_errors(files):
+    assert "Missing option '--target'" in fails("audit", files["rules"], files["csv"])
+    assert "--alpha" in fails(
+        "audit", files["rules"], files["csv"], "--target", TARGET, "--alpha", "2"
+    )
+    assert "--format" in fails("show", files["rules"], "--format", "xml")
+    assert "No such command" in fails("frobnicate")
+    assert "--to" in fails("export", files["rules"], "--to", "rust")
+    assert "unknown SQL dialect 'nosql'" in fails(
+        "export", files["rules"], "--to", "sql", "--dialect", "nosql"
+    )
+
+
+# --- the installed executable ----------------------------------------------------------------------
+def _executable() -> list[str]:
+    exe = shutil.which("rulecascade")
+    return [exe] if exe else [sys.executable, "-m", "rulecascade"]
+
+
+def test_installed_executable(files, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    cmd = _executable()
+    res = subprocess.run([*cmd, "--help"], capture_output=True, text=True, env=env, check=False)
+    assert res.returncode == 0 and "audit" in res.stdout
+    res = subprocess.run(
+        [*cmd, "audit", str(files["rules"]), str(files["parquet"]), "--target", TARGET],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "every bound holds" in res.stdout
+    assert res.stderr == ""  # no progress bars when stderr is not a terminal
+    res = subprocess.run(
+        [*cmd, "show", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert res.returncode == 2
+    assert res.stderr.strip() == f"Error: {tmp_path / 'missing.json'}: no such file"
+    assert "Traceback" not in res.stderr
+
+
+def test_python_dash_m(files):
+    res = subprocess.run(
+        [sys.executable, "-m", "rulecascade", "show", str(files["rules"])],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert res.returncode == 0, res.stderr
+    assert "3 rules" in res.stdout
