@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats as _st
+from sqlglot import exp
 
 from rules_export import RuleSet
 from rules_export.reference import InputError
@@ -422,10 +423,72 @@ def _class_column(i: int) -> str:
     return f"n_class_{i}"
 
 
+def _label_literal(label: Any) -> exp.Expression:
+    if isinstance(label, bool):
+        return exp.Boolean(this=label)
+    if isinstance(label, int):
+        lit = exp.Literal.number(abs(label))
+        return exp.Neg(this=lit) if label < 0 else lit
+    return exp.Literal.string(str(label))
+
+
 def audit_sql(
-    rules: RuleSet, table: str, target: str, dialect: str = "duckdb"
-) -> str:  # pragma: no cover - filled in when rules_export.to_sql lands
-    raise NotImplementedError
+    rules: RuleSet,
+    table: str | exp.Expression,
+    target: str,
+    dialect: str = "duckdb",
+    *,
+    pretty: bool = False,
+) -> str:
+    """The ``audit_counts`` table as ONE aggregate query, for data in a warehouse.
+
+    ``SELECT rule_id, COUNT(*) AS n_rows, SUM(CASE WHEN target = <class 0> ...) AS n_class_0, ...
+    FROM (SELECT <rule-id expression> AS rule_id, target FROM table) GROUP BY rule_id``, where
+    the rule-id expression is ``rules_export``'s (the same semantics as every evaluator). Feed the
+    result rows to :func:`counts_from_sql_rows` and then :func:`audit_from_counts`. ``table`` is
+    a name (quoted as one identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call).
+    The target column must hold the classes' type (integers for integer classes, and so on).
+    """
+    from rules_export.sql import get_dialect, rule_id_expression
+
+    d = get_dialect(dialect)
+    rid = exp.to_identifier("rule_id", quoted=True)
+    tgt = exp.to_identifier("target", quoted=True)
+    source = (
+        exp.Table(this=exp.to_identifier(table, quoted=True)) if isinstance(table, str) else table
+    )
+    inner = exp.select(
+        exp.alias_(rule_id_expression(rules, d), rid.copy()),
+        exp.alias_(exp.column(exp.to_identifier(target, quoted=True)), tgt.copy()),
+    ).from_(exp.alias_(source, "audit_input", table=True, quoted=True))
+    per_class = [
+        exp.alias_(
+            exp.Sum(
+                this=exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.EQ(this=exp.column(tgt.copy()), expression=_label_literal(c)),
+                            true=exp.Literal.number(1),
+                        )
+                    ],
+                    default=exp.Literal.number(0),
+                )
+            ),
+            exp.to_identifier(_class_column(i), quoted=True),
+        )
+        for i, c in enumerate(rules.classes)
+    ]
+    query = (
+        exp.select(
+            exp.column(rid.copy()),
+            exp.alias_(exp.Count(this=exp.Star()), exp.to_identifier("n_rows", quoted=True)),
+            *per_class,
+        )
+        .from_(exp.alias_(exp.Subquery(this=inner), "audit_rows", table=True, quoted=True))
+        .group_by(exp.column(rid.copy()))
+        .order_by(exp.column(rid.copy()))
+    )
+    return query.sql(dialect=d, pretty=pretty)
 
 
 def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> np.ndarray:
