@@ -361,6 +361,12 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
         )
     else:
         lines.append("(no rules)")
+    for r in report.rules:
+        if r.broken:
+            lines.append(
+                f"rule {r.index} is broken: {r.rule}: precision {_fmt(r.precision)} on "
+                f"{r.rows:,} rows, claimed at least {_fmt(r.claimed_lower_bound)}"
+            )
     s = report.set
     lines.append("")
     fit_cov = f"; at fit {_pct(s.fit_coverage)}" if s.fit_coverage is not None else ""
@@ -764,44 +770,65 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["sql", "python", "json"]),
+    type=click.Choice(["sql", "python", "json", "audit-sql"]),
     required=True,
-    help="sql: one SELECT (or expression); python: a standalone module; json: canonical JSON.",
+    help="sql: one SELECT (or expression); python: a standalone module; json: canonical JSON; "
+    "audit-sql: the audit's counts as one aggregate query (needs --target).",
 )
 @click.option(
     "--dialect", default="duckdb", show_default=True, help="SQL dialect (any sqlglot dialect)."
 )
-@click.option("--table", default=None, help="SQL: table to select from.")
+@click.option("--table", default=None, help='SQL: table to read (default "input").')
 @click.option(
     "--form",
     type=click.Choice(["select", "rule_id", "label"]),
     default="select",
     show_default=True,
-    help="SQL: a SELECT adding rule_id and prediction, or just the rule-id / label expression.",
+    help="sql: a SELECT adding rule_id and prediction, or just the rule-id / label expression.",
 )
+@click.option("--target", default=None, help="audit-sql: the column of labels.")
 @click.option(
     "-o", "--out", type=click.Path(), default=None, help="File to write (default stdout)."
 )
 @_guard
 def export(
-    rules_path: str, to: str, dialect: str, table: str | None, form: str, out: str | None
+    rules_path: str,
+    to: str,
+    dialect: str,
+    table: str | None,
+    form: str,
+    target: str | None,
+    out: str | None,
 ) -> None:
-    """Render a rule set as SQL, a Python module, or canonical JSON."""
+    """Render a rule set as SQL, a Python module, or canonical JSON.
+
+    \b
+    --to audit-sql prints the query that `audit` runs, for data in a warehouse:
+    rows per rule_id (-1: none) and per class; `rulecascade.audit.counts_from_sql_rows`
+    and `audit_from_counts` turn its result into the audit report.
+    """
+    if to == "audit-sql" and not target:
+        raise click.UsageError("--to audit-sql needs --target COL")
     rules = _load_rules(rules_path)
     if to == "json":
         text = rules.to_json()
     elif to == "python":
         text = rules_export.to_python(rules)  # type: ignore[attr-defined]
     else:
-        from sqlglot.dialects.dialect import Dialect
+        from rules_export.sql import get_dialect
 
         try:
-            Dialect.get_or_raise(dialect)
+            get_dialect(dialect)
         except ValueError:
             raise click.BadParameter(
                 f"unknown SQL dialect {dialect!r}", param_hint="--dialect"
             ) from None
-        text = rules_export.to_sql(rules, dialect=dialect, table=table, form=form)  # type: ignore[attr-defined]
+        if to == "audit-sql":
+            from .audit import audit_sql
+
+            text = audit_sql(rules, table or "input", target, dialect, pretty=True)
+        else:
+            text = rules_export.to_sql(rules, dialect=dialect, table=table, form=form)  # type: ignore[attr-defined]
     _write_text(text if text.endswith("\n") else text + "\n", out)
 
 

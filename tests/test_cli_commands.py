@@ -275,6 +275,7 @@ def test_audit_broken_rule_exit_1(files, tmp_path):
     rules.save(rp)
     res = run("audit", rp, files["parquet"], "--target", TARGET, ok=(1,))
     assert "BROKEN" in res.stdout and "verdict: BROKEN: rule 0, set error (exit 1)" in res.stdout
+    assert "rule 0 is broken: IF mean_radius > 12.0 THEN 0: precision" in res.stdout
     doc = json.loads(
         run("audit", rp, files["parquet"], "--target", TARGET, "--format", "json", ok=(1,)).stdout
     )
