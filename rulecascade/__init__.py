@@ -1,3 +1,14 @@
 """rulecascade: pure-region rules that answer the easy inputs before an expensive classifier runs."""
 
 __version__ = "0.1.0"
+
+_LAZY = {"RuleLearner": "learner", "NoRulesWarning": "learner"}
+
+
+def __getattr__(name: str):
+    """Import heavy parts (scikit-learn, numba) only when they are used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,335 @@
+"""Box kernels: counts, margin histograms, widening steps, coverage bitsets, rule matching.
+
+Same conventions as :mod:`rulecascade.kernels.histogram` (uint8 Fortran-order codes, bin 255 =
+missing, boxes as 4-word uint64 masks per feature, preallocated outputs). Every kernel is
+parallel over boxes (or rows for :func:`match_rules`) and each iteration writes only its own
+output slice, so results are exact integers independent of the number of threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+MISSING = 255
+ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True)
+def _constrained(masks, k, feats):
+    nf = 0
+    for f in range(masks.shape[1]):
+        for w in range(4):
+            if masks[k, f, w] != ALL_ONES:
+                feats[nf] = f
+                nf += 1
+                break
+    return nf
+
+
+@njit(cache=True)
+def _allowed(masks, k, f, b):
+    return (masks[k, f, b >> 6] >> np.uint64(b & 63)) & np.uint64(1)
+
+
+@njit(cache=True, parallel=True)
+def box_counts(codes, y, rows, masks, n_classes, out):
+    """``out[k, c]`` += rows of class ``c`` (among ``rows``) inside box ``k``."""
+    n_features = codes.shape[1]
+    for k in prange(masks.shape[0]):
+        feats = np.empty(n_features, np.int64)
+        nf = _constrained(masks, k, feats)
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            ok = True
+            for q in range(nf):
+                f = feats[q]
+                if _allowed(masks, k, f, codes[i, f]) == 0:
+                    ok = False
+                    break
+            if ok:
+                out[k, y[i]] += 1
+
+
+@njit(cache=True, parallel=True)
+def box_margins(codes, y, rows, masks, n_classes, out_hist, out_in):
+    """Class counts per bin of each constrained feature ``f`` of the rows that satisfy every
+    condition of box ``k`` except possibly the one on ``f``.
+
+    ``out_hist[k, f, b, c]`` (rows inside the box are counted under every constrained feature,
+    rows violating only ``f`` under ``f``); ``out_in[k, c]``: rows inside the box. This is what
+    widening (relax one side) and simplification (drop one condition) need, in one pass.
+    """
+    n_features = codes.shape[1]
+    for k in prange(masks.shape[0]):
+        feats = np.empty(n_features, np.int64)
+        nf = _constrained(masks, k, feats)
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            nv = 0
+            vf = -1
+            for q in range(nf):
+                f = feats[q]
+                if _allowed(masks, k, f, codes[i, f]) == 0:
+                    nv += 1
+                    vf = f
+                    if nv >= 2:
+                        break
+            if nv == 0:
+                c = y[i]
+                out_in[k, c] += 1
+                for q in range(nf):
+                    f = feats[q]
+                    out_hist[k, f, codes[i, f], c] += 1
+            elif nv == 1:
+                out_hist[k, vf, codes[i, vf], y[i]] += 1
+
+
+@njit(cache=True)
+def _within(err, n, rate):
+    return err <= np.floor(rate * n)
+
+
+@njit(cache=True, parallel=True)
+def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate, active, gains):
+    """Apply to each active box the single relaxation that adds the most rows while the box keeps
+    its errors within ``floor(budget_rate * n)``: widen one numeric interval (up, then down, or
+    down, then up), add categories to one set, or drop one condition altogether (which also
+    admits the rows missing that feature). A drop that adds no row is still applied
+    (simplification). ``gains[k]``: rows added, 0 for a pure simplification, -1 when nothing
+    changed. ``can_full[f]``: whether the full non-missing range of ``f`` can be written as a
+    condition (it cannot when the data hold both -inf and +inf).
+    """
+    n_features = masks.shape[1]
+    n_classes = inbox.shape[1]
+    for k in prange(masks.shape[0]):
+        gains[k] = -1
+        if not active[k]:
+            continue
+        lab = labels[k]
+        n_in = 0
+        for c in range(n_classes):
+            n_in += inbox[k, c]
+        e_in = n_in - inbox[k, lab]
+        feats = np.empty(n_features, np.int64)
+        nf = _constrained(masks, k, feats)
+        tot = np.zeros(256, np.int64)
+        err = np.zeros(256, np.int64)
+        best_gain = -1
+        best_f = -1
+        best_kind = -1  # 0 range, 1 drop, 2 category set
+        best_lo = 0
+        best_hi = 0
+        best_set = np.zeros(4, np.uint64)
+        cand_set = np.zeros(4, np.uint64)
+        order = np.empty(256, np.int64)
+        key = np.empty(256, np.float64)
+        for q in range(nf):
+            f = feats[q]
+            nb = n_bins[f]
+            n_all = 0
+            e_all = 0
+            for b in range(256):
+                t = 0
+                for c in range(n_classes):
+                    t += hist[k, f, b, c]
+                tot[b] = t
+                err[b] = t - hist[k, f, b, lab]
+                n_all += t
+                e_all += err[b]
+            # option: drop the condition
+            if _within(e_all, n_all, budget_rate):
+                g = n_all - n_in
+                if g > best_gain or (g == best_gain and best_kind != 1):
+                    best_gain = g
+                    best_f = f
+                    best_kind = 1
+            if is_cat[f]:
+                # add categories, purest first, while the box stays within budget
+                n_ord = 0
+                for b in range(nb):
+                    if _allowed(masks, k, f, b) == 0 and tot[b] > 0:
+                        order[n_ord] = b
+                        key[n_ord] = err[b] / tot[b] - tot[b] * 1e-12
+                        n_ord += 1
+                if n_ord == 0:
+                    continue
+                idx = np.argsort(key[:n_ord], kind="mergesort")
+                run_n = n_in
+                run_e = e_in
+                cand_set[:] = masks[k, f]
+                g = 0
+                for qq in range(n_ord):
+                    b = order[idx[qq]]
+                    run_n += tot[b]
+                    run_e += err[b]
+                    if not _within(run_e, run_n, budget_rate):
+                        break
+                    cand_set[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+                    g = run_n - n_in
+                if g > best_gain:
+                    best_gain = g
+                    best_f = f
+                    best_kind = 2
+                    best_set[:] = cand_set
+            else:
+                lo = -1
+                hi = -1
+                for b in range(nb):
+                    if _allowed(masks, k, f, b):
+                        if lo < 0:
+                            lo = b
+                        hi = b
+                if lo < 0:
+                    continue
+                for first_up in range(2):
+                    run_n = n_in
+                    run_e = e_in
+                    nlo = lo
+                    nhi = hi
+                    for side in range(2):
+                        up = (side == 0) == (first_up == 1)
+                        base_n = run_n
+                        base_e = run_e
+                        acc_n = base_n
+                        acc_e = base_e
+                        if up:
+                            for b in range(nhi + 1, nb):
+                                acc_n += tot[b]
+                                acc_e += err[b]
+                                if _within(acc_e, acc_n, budget_rate):
+                                    if not (nlo == 0 and b == nb - 1 and not can_full[f]):
+                                        nhi = b
+                                        run_n = acc_n
+                                        run_e = acc_e
+                                elif budget_rate == 0.0:
+                                    break
+                        else:
+                            for b in range(nlo - 1, -1, -1):
+                                acc_n += tot[b]
+                                acc_e += err[b]
+                                if _within(acc_e, acc_n, budget_rate):
+                                    if not (b == 0 and nhi == nb - 1 and not can_full[f]):
+                                        nlo = b
+                                        run_n = acc_n
+                                        run_e = acc_e
+                                elif budget_rate == 0.0:
+                                    break
+                    g = run_n - n_in
+                    if g > best_gain:
+                        best_gain = g
+                        best_f = f
+                        best_kind = 0
+                        best_lo = nlo
+                        best_hi = nhi
+        if best_f < 0:
+            continue
+        if best_gain == 0 and best_kind != 1:
+            continue
+        f = best_f
+        if best_kind == 1:
+            for w in range(4):
+                masks[k, f, w] = ALL_ONES
+        elif best_kind == 2:
+            for w in range(4):
+                masks[k, f, w] = best_set[w]
+        else:
+            for w in range(4):
+                masks[k, f, w] = np.uint64(0)
+            for b in range(best_lo, best_hi + 1):
+                masks[k, f, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+        gains[k] = best_gain
+
+
+@njit(cache=True, parallel=True)
+def box_bitsets(codes, rows, masks, out_bits):
+    """``out_bits[k]``: bitset over positions in ``rows`` of the rows inside box ``k``."""
+    n_features = codes.shape[1]
+    for k in prange(masks.shape[0]):
+        feats = np.empty(n_features, np.int64)
+        nf = _constrained(masks, k, feats)
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            ok = True
+            for q in range(nf):
+                f = feats[q]
+                if _allowed(masks, k, f, codes[i, f]) == 0:
+                    ok = False
+                    break
+            if ok:
+                out_bits[k, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+
+
+@njit(cache=True, parallel=True)
+def first_box(codes, masks, out):
+    """``out[i]``: index of the first box (in order) containing row ``i``; -1 if none."""
+    n_features = codes.shape[1]
+    n_boxes = masks.shape[0]
+    nfs = np.zeros(n_boxes, np.int64)
+    feats = np.empty((n_boxes, n_features), np.int64)
+    for k in range(n_boxes):
+        nfs[k] = _constrained(masks, k, feats[k])
+    for i in prange(codes.shape[0]):
+        out[i] = -1
+        for k in range(n_boxes):
+            ok = True
+            for q in range(nfs[k]):
+                f = feats[k, q]
+                if _allowed(masks, k, f, codes[i, f]) == 0:
+                    ok = False
+                    break
+            if ok:
+                out[i] = k
+                break
+
+
+@njit(cache=True, parallel=True)
+def match_rules(
+    values,
+    rule_start,
+    cond_feature,
+    cond_is_cat,
+    cond_low,
+    cond_high,
+    cond_set_start,
+    cond_set_len,
+    set_table,
+    out,
+):
+    """First matching rule per row on float64 values (rule semantics of ``rules_export``).
+
+    Rule ``r`` owns conditions ``rule_start[r]:rule_start[r+1]``. Numeric condition ``q``:
+    ``cond_low[q] < x <= cond_high[q]`` (an open side is -inf / +inf with the comparison made
+    inclusive there: open low -> no check, open high -> no check; encoded as NaN). Categorical:
+    ``x`` is an integer category code and ``set_table[cond_set_start[q] + x]`` must be 1 (codes
+    outside ``0..cond_set_len[q]-1``, e.g. unseen -1, fail). Missing (NaN) fails every condition.
+    """
+    n_rules = rule_start.shape[0] - 1
+    for i in prange(values.shape[0]):
+        out[i] = -1
+        for r in range(n_rules):
+            ok = True
+            for q in range(rule_start[r], rule_start[r + 1]):
+                v = values[i, cond_feature[q]]
+                if np.isnan(v):
+                    ok = False
+                    break
+                if cond_is_cat[q]:
+                    if v < 0.0 or v >= cond_set_len[q]:
+                        ok = False
+                        break
+                    if set_table[cond_set_start[q] + np.int64(v)] == 0:
+                        ok = False
+                        break
+                else:
+                    lo = cond_low[q]
+                    hi = cond_high[q]
+                    if not np.isnan(lo) and not (v > lo):
+                        ok = False
+                        break
+                    if not np.isnan(hi) and not (v <= hi):
+                        ok = False
+                        break
+            if ok:
+                out[i] = r
+                break

@@ -1,0 +1,159 @@
+"""Exact binomial bounds and the fixed-sequence (Learn-then-Test) certification.
+
+* :func:`precision_lower_bound`: one-sided Clopper-Pearson lower bound on a rule's precision.
+* :func:`error_upper_bound`: one-sided Clopper-Pearson upper bound on an error rate.
+* :func:`binomial_pvalue`: exact p-value of ``H: rate > eps`` after ``k`` events in ``n`` trials,
+  ``P(Binom(n, eps) <= k)``; small when the observed rate is well below ``eps``.
+* :func:`fixed_sequence`: walk hypotheses in a fixed order, reject while ``p <= alpha``.
+* :func:`certify`: the prefixes of an ordered rule list, each tested on held-out rows for the
+  overall error cap and every per-class cap (intersection-union: all must reject).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = [
+    "Certification",
+    "binomial_pvalue",
+    "certify",
+    "error_upper_bound",
+    "fixed_sequence",
+    "precision_lower_bound",
+    "rows_needed",
+]
+
+
+def precision_lower_bound(correct, n, confidence: float) -> np.ndarray:
+    """Clopper-Pearson one-sided lower bound on ``correct / n`` at ``confidence`` (0 if n == 0)."""
+    k = np.asarray(correct, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = stats.beta.ppf(1.0 - confidence, k, n - k + 1.0)
+    b = np.where(k <= 0, 0.0, b)
+    return np.clip(np.nan_to_num(b, nan=0.0), 0.0, 1.0)
+
+
+def error_upper_bound(errors, n, confidence: float) -> np.ndarray:
+    """Clopper-Pearson one-sided upper bound on ``errors / n`` at ``confidence`` (1 if n == 0)."""
+    e = np.asarray(errors, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = stats.beta.ppf(confidence, e + 1.0, n - e)
+    b = np.where(e >= n, 1.0, b)
+    return np.clip(np.nan_to_num(b, nan=1.0), 0.0, 1.0)
+
+
+def binomial_pvalue(errors, n, max_error: float) -> np.ndarray:
+    """Exact p-value of ``H: error rate > max_error`` given ``errors`` in ``n`` (1 if n == 0)."""
+    e = np.asarray(errors, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    p = stats.binom.cdf(e, n, max_error)
+    return np.where(n <= 0, 1.0, np.clip(p, 0.0, 1.0))
+
+
+def rows_needed(max_error: float, confidence: float) -> int:
+    """Error-free rows needed to bound an error rate by ``max_error``: ``(1-eps)^m <= 1-conf``."""
+    return int(np.ceil(np.log(1.0 - confidence) / np.log1p(-max_error)))
+
+
+def fixed_sequence(pvalues: np.ndarray, alpha: float, start: int = 0) -> int:
+    """Fixed-sequence testing: hypotheses ``start, start+1, ...`` in order, each at level alpha.
+
+    ``pvalues`` is (n_hypotheses,) or (n_hypotheses, n_tests); a hypothesis is rejected when all
+    its tests have ``p <= alpha`` (intersection-union). Returns the number of hypotheses rejected
+    from ``start`` on before the first failure; the family-wise error stays below ``alpha``
+    because testing stops at the first hypothesis that is not rejected.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[:, None]
+    k = 0
+    for i in range(start, p.shape[0]):
+        if np.all(p[i] <= alpha):
+            k += 1
+        else:
+            break
+    return k
+
+
+@dataclass(frozen=True)
+class Certification:
+    kept: int  # number of rules kept (a prefix of the ordered list)
+    start: int  # first prefix length tested
+    rows: int
+    covered: int
+    errors: int
+    error_upper_bound: float | None
+    pvalues: tuple[float, ...]  # overall p-value per tested prefix
+    reason: str
+
+
+def certify(
+    first_rule: np.ndarray,
+    rule_labels: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    max_error: float,
+    confidence: float,
+    class_caps: Sequence[tuple[int, float]] = (),
+    start: int = 1,
+) -> Certification:
+    """Certify the longest prefix of an ordered rule list on held-out rows.
+
+    ``first_rule[i]``: index of the first rule matching held-out row ``i`` (-1: none);
+    ``rule_labels[r]``: class index rule ``r`` answers; ``y``: class indices of the rows.
+    Prefix ``k`` (rules ``0..k-1``) is tested for ``H_k: error on covered rows > max_error``
+    (exact binomial tail) and, for each ``(c, eps_c)`` in ``class_caps``, ``H_kc: fraction of
+    class-c rows answered with another label > eps_c``. Prefixes ``start, start+1, ...`` are
+    tested in order (fixed sequence, level ``1 - confidence``); the longest run of rejected
+    prefixes from ``start`` is kept.
+    """
+    n_rules = int(rule_labels.shape[0])
+    alpha = 1.0 - confidence
+    n_rows = int(y.shape[0])
+    if n_rules == 0:
+        return Certification(0, start, n_rows, 0, 0, None, (), "no rules to certify")
+    start = int(min(max(start, 1), n_rules))
+    covered = first_rule >= 0
+    r = first_rule[covered]
+    yc = y[covered]
+    wrong = rule_labels[r] != yc
+    cov_per_rule = np.bincount(r, minlength=n_rules)
+    err_per_rule = np.bincount(r[wrong], minlength=n_rules)
+    m = np.cumsum(cov_per_rule)  # prefix k+1 -> index k
+    e = np.cumsum(err_per_rule)
+    tests = [binomial_pvalue(e, m, max_error)]
+    for c, cap in class_caps:
+        n_c = int(np.sum(y == c))
+        x_c = np.cumsum(np.bincount(r[wrong & (yc == c)], minlength=n_rules))
+        tests.append(binomial_pvalue(x_c, np.full(n_rules, n_c), cap))
+    p = np.stack(tests, axis=1)
+    kept_run = fixed_sequence(p, alpha, start=start - 1)
+    kept = start - 1 + kept_run if kept_run else 0
+    tested = p[start - 1 : start - 1 + kept_run + 1, 0]
+    if kept:
+        cov, err = int(m[kept - 1]), int(e[kept - 1])
+        ub = float(error_upper_bound(err, cov, confidence))
+        reason = (
+            f"certified {kept} of {n_rules} rules"
+            if kept == n_rules
+            else f"certified the first {kept} of {n_rules} rules; prefix {kept + 1} failed"
+        )
+    else:
+        cov, err, ub = 0, 0, None
+        i = start - 1
+        failing = [
+            "overall error" if j == 0 else f"class {class_caps[j - 1][0]} cap"
+            for j in range(p.shape[1])
+            if p[i, j] > alpha
+        ]
+        reason = (
+            f"no prefix certified: prefix {start} ({int(m[i])} covered rows, {int(e[i])} "
+            f"errors) fails the {', '.join(failing)} test at level {alpha:.3g}"
+        )
+    return Certification(kept, start, n_rows, cov, err, ub, tuple(float(v) for v in tested), reason)

@@ -1,0 +1,195 @@
+"""Candidate boxes on the growth split: randomized histogram trees, then widening of boxes.
+
+All counting happens in the numba kernels; this module draws the random inputs (row samples,
+tree seeds), batches boxes to bound memory, and removes duplicates deterministically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kernels.boxes import box_counts, box_margins, widen_step
+from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
+
+__all__ = ["Boxes", "dedupe", "grow_trees", "widen"]
+
+_MEMORY = 64 * 1024 * 1024  # bytes for per-batch kernel outputs
+
+
+@dataclass
+class Boxes:
+    masks: np.ndarray  # (K, F, 4) uint64
+    labels: np.ndarray  # (K,) int64 class index answered
+    counts: np.ndarray  # (K, C) int64 class counts on the rows they were grown on
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+    def take(self, idx: np.ndarray) -> Boxes:
+        return Boxes(self.masks[idx], self.labels[idx], self.counts[idx])
+
+    @classmethod
+    def concat(cls, parts: list[Boxes], n_features: int, n_classes: int) -> Boxes:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty(n_features, n_classes)
+        return cls(
+            np.concatenate([p.masks for p in parts]),
+            np.concatenate([p.labels for p in parts]),
+            np.concatenate([p.counts for p in parts]),
+        )
+
+    @classmethod
+    def empty(cls, n_features: int, n_classes: int) -> Boxes:
+        return cls(
+            np.zeros((0, n_features, 4), np.uint64),
+            np.zeros(0, np.int64),
+            np.zeros((0, n_classes), np.int64),
+        )
+
+
+def dedupe(boxes: Boxes) -> Boxes:
+    """Drop repeated (box, label) pairs, keeping first occurrences in their original order."""
+    if len(boxes) == 0:
+        return boxes
+    flat = np.concatenate(
+        [boxes.masks.reshape(len(boxes), -1), boxes.labels[:, None].astype(np.uint64)], axis=1
+    )
+    view = np.ascontiguousarray(flat).view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
+    _, first = np.unique(view, return_index=True)
+    return boxes.take(np.sort(first))
+
+
+def grow_trees(
+    codes: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    n_classes: int,
+    n_bins: np.ndarray,
+    is_cat: np.ndarray,
+    *,
+    n_trees: int,
+    max_features: int,
+    subsample: float,
+    min_cand: int,
+    min_seed: int,
+    budget_rate: float,
+    max_depth: int,
+    rng: np.random.Generator,
+) -> tuple[Boxes, Boxes]:
+    """Grow ``n_trees`` randomized trees; return (candidate boxes, seed boxes)."""
+    n_features = codes.shape[1]
+    n = rows.shape[0]
+    m = max(1, int(round(subsample * n)))
+    tree_rows = np.empty((n_trees, m), np.int64)
+    for t in range(n_trees):
+        tree_rows[t] = np.sort(rng.choice(rows, size=m, replace=False)) if m < n else rows
+    tree_n = np.full(n_trees, m, np.int64)
+    seeds = rng.integers(0, 2**63 - 1, size=n_trees, dtype=np.int64).astype(np.uint64)
+    per_node = n_features * 4 * 8 + n_classes * 8 + 1
+    max_out = int(np.clip(_MEMORY * 2 // max(1, n_trees * per_node), 64, 8192))
+    out_masks = np.zeros((n_trees, max_out, n_features, 4), np.uint64)
+    out_counts = np.zeros((n_trees, max_out, n_classes), np.int64)
+    out_kind = np.zeros((n_trees, max_out), np.int8)
+    out_n = np.zeros(n_trees, np.int64)
+    min_cand_t = max(1, int(np.ceil(min_cand * m / max(n, 1))))
+    min_seed_t = max(1, int(np.ceil(min_seed * m / max(n, 1))))
+    grow_forest(
+        codes,
+        y,
+        n_classes,
+        n_bins.astype(np.int64),
+        is_cat.astype(np.uint8),
+        tree_rows,
+        tree_n,
+        seeds,
+        int(max_features),
+        int(max(2, 2 * min_seed_t)),
+        int(max_depth),
+        float(budget_rate),
+        int(min_cand_t),
+        int(min_seed_t),
+        out_masks,
+        out_counts,
+        out_kind,
+        out_n,
+    )
+    sel = np.arange(max_out)[None, :] < out_n[:, None]
+    masks = out_masks[sel]
+    counts = out_counts[sel]
+    kind = out_kind[sel]
+    labels = np.argmax(counts, axis=1).astype(np.int64)
+    allb = Boxes(masks, labels, counts)
+    return allb.take(np.flatnonzero(kind == KIND_CANDIDATE)), allb.take(
+        np.flatnonzero(kind == KIND_SEED)
+    )
+
+
+def count(codes, y, rows, masks, n_classes) -> np.ndarray:
+    """Class counts (K, C) of ``rows`` inside each box."""
+    out = np.zeros((masks.shape[0], n_classes), np.int64)
+    if masks.shape[0] and rows.size:
+        box_counts(codes, y, rows, masks, n_classes, out)
+    return out
+
+
+def widen(
+    codes: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    boxes: Boxes,
+    n_classes: int,
+    n_bins: np.ndarray,
+    is_cat: np.ndarray,
+    can_full: np.ndarray,
+    budget_rate: float,
+    max_rounds: int | None = None,
+) -> Boxes:
+    """Widen every box side by side (and drop redundant conditions) while it stays within the
+    purity budget on ``rows``; returns the widened boxes with their counts on ``rows``."""
+    if len(boxes) == 0:
+        return boxes
+    n_features = codes.shape[1]
+    masks = boxes.masks.copy()
+    labels = boxes.labels.astype(np.int64)
+    counts = np.zeros((len(boxes), n_classes), np.int64)
+    per_box = n_features * 256 * n_classes * 8
+    batch = int(np.clip(_MEMORY // max(per_box, 1), 1, 256))
+    if max_rounds is None:
+        max_rounds = 4 * n_features + 8
+    nb = n_bins.astype(np.int64)
+    ic = is_cat.astype(np.uint8)
+    cf = can_full.astype(np.uint8)
+    for s in range(0, len(boxes), batch):
+        sl = slice(s, min(s + batch, len(boxes)))
+        bm = np.ascontiguousarray(masks[sl])
+        bl = labels[sl]
+        idx = np.arange(bm.shape[0])
+        for _ in range(max_rounds):
+            sub = np.ascontiguousarray(bm[idx])
+            k = sub.shape[0]
+            gains = np.zeros(k, np.int64)
+            hist = np.zeros((k, n_features, 256, n_classes), np.int64)
+            inbox = np.zeros((k, n_classes), np.int64)
+            box_margins(codes, y, rows, sub, n_classes, hist, inbox)
+            widen_step(
+                hist,
+                inbox,
+                sub,
+                bl[idx],
+                nb,
+                ic,
+                cf,
+                float(budget_rate),
+                np.ones(k, np.uint8),
+                gains,
+            )
+            bm[idx] = sub
+            idx = idx[gains >= 0]
+            if idx.size == 0:
+                break
+        masks[sl] = bm
+        counts[sl] = count(codes, y, rows, bm, n_classes)
+    return Boxes(masks, labels, counts)

@@ -1,0 +1,513 @@
+"""The learning pipeline on an encoded matrix: split, bin, grow, widen, validate, select, certify.
+
+:func:`learn_rules` works on float64 values (categorical columns as integer codes) and class
+indices; :class:`rulecascade.RuleLearner` turns its result into a ``rules_export.RuleSet``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..kernels.boxes import match_rules
+from .binning import Binner
+from .bounds import Certification, binomial_pvalue, certify, precision_lower_bound, rows_needed
+from .candidates import Boxes, count, dedupe, grow_trees, widen
+from .select import bitsets, select_greedy
+from .thresholds import shortest_decimal
+
+__all__ = [
+    "Config",
+    "Learned",
+    "NumCond",
+    "CatCond",
+    "compile_rules",
+    "learn_rules",
+    "match",
+    "plan_splits",
+]
+
+
+@dataclass(frozen=True)
+class Config:
+    max_error: float = 0.005
+    confidence: float = 0.95
+    class_caps: tuple[tuple[int, float], ...] = ()  # (class index, cap)
+    max_rules: int = 100
+    n_trees: int = 20
+    max_features: int | None = None
+    min_support: int | None = None  # growth rows; None: derived from the target
+    max_bins: int = 255
+    n_widen: int = 512
+    certify: bool = True
+    rule_slack: float = 1.0  # a rule qualifies when its precision bound >= 1 - slack * eps
+    union_share: float = 0.5  # selection keeps the union's validation error <= share * eps
+    subsample: float = 0.6
+    max_growth_rows: int = 300_000
+    max_depth: int = 40
+
+
+@dataclass(frozen=True)
+class NumCond:
+    feature: int
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class CatCond:
+    feature: int
+    codes: tuple[int, ...]  # category codes (indices into the feature's category list)
+
+
+@dataclass
+class Learned:
+    conditions: list[list[NumCond | CatCond]]
+    labels: np.ndarray  # class index per rule, in rule order
+    growth_counts: np.ndarray  # (R, C)
+    validation_counts: np.ndarray  # (R, C)
+    bounds: np.ndarray  # (R,) precision lower bounds on validation
+    certification: Certification | None
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def _split(y: np.ndarray, n_classes: int, fractions: tuple[float, ...], rng) -> list[np.ndarray]:
+    """Stratified split of row indices into parts with the given fractions (sorted indices)."""
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    cum = np.cumsum(fractions)
+    for c in range(n_classes):
+        idx = np.flatnonzero(y == c)
+        idx = idx[rng.permutation(idx.size)]
+        bounds = np.round(cum * idx.size).astype(np.int64)
+        start = 0
+        for p, b in enumerate(bounds):
+            parts[p].append(idx[start:b])
+            start = b
+    return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
+
+
+def _gap_tables(binner: Binner, mins: np.ndarray, maxs: np.ndarray):
+    """below[f, b]: largest value in bins <= b; above[f, b]: smallest value in bins >= b."""
+    with np.errstate(invalid="ignore"):
+        below = np.fmax.accumulate(maxs, axis=1)
+        above = np.fmin.accumulate(mins[:, ::-1], axis=1)[:, ::-1]
+    return below, above
+
+
+def _cut(below: np.ndarray, above: np.ndarray, f: int, b: int) -> float | None:
+    """A short threshold t with (values in bins <= b) <= t < (values in bins > b)."""
+    lo = below[f, b]
+    hi = above[f, b + 1]
+    if np.isnan(lo) and np.isnan(hi):
+        return None
+    if np.isnan(hi):
+        hi = math.inf
+    if np.isnan(lo) or lo == -math.inf:
+        if not math.isfinite(hi):
+            return None
+        lo = hi - max(1.0, abs(hi))
+    if lo == math.inf or not lo < hi:
+        return None
+    return shortest_decimal(float(lo), float(hi))
+
+
+def _render(
+    mask: np.ndarray,
+    binner: Binner,
+    below: np.ndarray,
+    above: np.ndarray,
+) -> list[NumCond | CatCond] | None:
+    """Conditions of one box (None if a condition cannot be written; empty list: no condition)."""
+    conds: list[NumCond | CatCond] = []
+    all_ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for f in range(mask.shape[0]):
+        if np.all(mask[f] == all_ones):
+            continue
+        nb = int(binner.n_bins[f])
+        bits = np.unpackbits(mask[f].view(np.uint8), bitorder="little")[:nb].astype(bool)
+        if binner.is_cat[f]:
+            k = int(binner.n_cat_map[f])
+            codes = np.flatnonzero(bits[binner.cat_map[f, :k]]) if k else np.zeros(0, int)
+            if codes.size == 0:
+                return None
+            conds.append(CatCond(f, tuple(int(c) for c in codes)))
+            continue
+        on = np.flatnonzero(bits)
+        if on.size == 0:
+            return None
+        lo_b, hi_b = int(on[0]), int(on[-1])
+        low = high = None
+        if lo_b > 0:
+            low = _cut(below, above, f, lo_b - 1)
+            if low is None:
+                return None
+        if hi_b < nb - 1:
+            high = _cut(below, above, f, hi_b)
+            if high is None:
+                return None
+        if low is None and high is None:  # full non-missing range: x > t below the minimum
+            vmin = above[f, 0]
+            vmax = below[f, nb - 1]
+            if np.isfinite(vmin):
+                low = shortest_decimal(vmin - max(1.0, abs(vmin)), vmin)
+            elif np.isfinite(vmax):
+                high = shortest_decimal(vmax, math.inf)
+            else:
+                return None
+        conds.append(NumCond(f, low, high))
+    return conds
+
+
+def compile_rules(conditions: list[list[NumCond | CatCond]], n_categories: np.ndarray):
+    """Flat arrays for :func:`rulecascade.kernels.boxes.match_rules`."""
+    starts = [0]
+    feat, iscat, low, high, sstart, slen, table = [], [], [], [], [], [], []
+    offset = 0
+    for conds in conditions:
+        for c in conds:
+            feat.append(c.feature)
+            if isinstance(c, CatCond):
+                k = int(n_categories[c.feature])
+                t = np.zeros(k, np.uint8)
+                t[list(c.codes)] = 1
+                iscat.append(1)
+                low.append(np.nan)
+                high.append(np.nan)
+                sstart.append(offset)
+                slen.append(k)
+                table.append(t)
+                offset += k
+            else:
+                iscat.append(0)
+                low.append(np.nan if c.low is None else c.low)
+                high.append(np.nan if c.high is None else c.high)
+                sstart.append(0)
+                slen.append(0)
+        starts.append(len(feat))
+    return (
+        np.asarray(starts, np.int64),
+        np.asarray(feat, np.int64),
+        np.asarray(iscat, np.uint8),
+        np.asarray(low, np.float64),
+        np.asarray(high, np.float64),
+        np.asarray(sstart, np.int64),
+        np.asarray(slen, np.int64),
+        np.concatenate(table) if table else np.zeros(1, np.uint8),
+    )
+
+
+def match(values: np.ndarray, program) -> np.ndarray:
+    """First matching rule per row of ``values`` (float64, categorical as codes); -1 if none."""
+    out = np.empty(values.shape[0], np.int64)
+    if values.shape[0]:
+        match_rules(np.asfortranarray(values, dtype=np.float64), *program, out)
+    return out
+
+
+def plan_splits(
+    y: np.ndarray, n_classes: int, cfg: Config, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified (growth, validation, certification) row indices.
+
+    Growth gets half the rows (at most ``max_growth_rows``: more rows buy little there), the
+    rest is shared equally by validation and certification (no certification split when
+    ``certify`` is off: validation gets it all).
+    """
+    n = y.shape[0]
+    if cfg.certify:
+        g = min(0.5, cfg.max_growth_rows / max(n, 1))
+        fr = (g, (1.0 - g) / 2, (1.0 - g) / 2)
+    else:
+        g = min(0.6, cfg.max_growth_rows / max(n, 1))
+        fr = (g, 1.0 - g, 0.0)
+    grow, val, cert = _split(y, n_classes, fr, rng)
+    return grow, val, cert
+
+
+def learn_rules(
+    values: np.ndarray,
+    is_cat: np.ndarray,
+    n_categories: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    cfg: Config,
+    rng: np.random.Generator,
+    splits: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Learned:
+    """Rules for ``y`` (class indices) on ``values``; ``splits``: (growth, validation,
+    certification) row indices, else drawn by :func:`plan_splits`."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    n, n_features = values.shape
+    eps, conf = cfg.max_error, cfg.confidence
+    alpha = 1.0 - conf
+    m_star = rows_needed(eps, conf)
+    report: dict[str, Any] = {
+        "rows": {"calibration": int(n)},
+        "rows_needed_for_certification": int(m_star),
+    }
+    empty = Learned(
+        [],
+        np.zeros(0, np.int64),
+        np.zeros((0, n_classes), np.int64),
+        np.zeros((0, n_classes), np.int64),
+        np.zeros(0),
+        None,
+        report,
+    )
+
+    def stop(reason: str) -> Learned:
+        report["stop_reason"] = reason
+        report["timings_s"] = timings
+        return empty
+
+    if n_classes < 2:
+        return stop("only one class in the labels: no rule is needed (the fallback answers)")
+    if splits is None:
+        splits = plan_splits(y, n_classes, cfg, rng)
+    grow_rows, val_rows, cert_rows = splits
+    report["rows"].update(
+        growth=int(grow_rows.size), validation=int(val_rows.size), certification=int(cert_rows.size)
+    )
+    # a rule qualifies when its bound reaches 1 - slack*eps: that needs this many clean rows
+    rule_eps = min(0.5, cfg.rule_slack * eps)
+    m_rule = rows_needed(rule_eps, conf)
+    if cfg.certify and cert_rows.size < m_star:
+        return stop(
+            f"not enough data to certify max_error={eps} at confidence={conf}: that needs at "
+            f"least {m_star} covered certification rows without error, but the certification "
+            f"split has {cert_rows.size} rows (of {n}); pass more calibration rows or raise "
+            "max_error"
+        )
+    if val_rows.size < m_rule:
+        return stop(
+            f"not enough data: a rule needs at least {m_rule} validation rows to reach a "
+            f"precision bound of {1 - rule_eps:.4g}, the validation split has {val_rows.size}"
+        )
+    ratio = grow_rows.size / max(val_rows.size, 1)
+    if cfg.min_support is not None:
+        min_cand = int(cfg.min_support)
+    else:
+        min_cand = max(
+            2, int(math.ceil(0.5 * m_rule * ratio)), grow_rows.size // (10 * cfg.max_rules)
+        )
+    min_seed = max(2, min_cand // 8)
+    budget_rate = 0.5 * eps
+    priors = np.bincount(y[grow_rows], minlength=n_classes) / max(grow_rows.size, 1)
+    for c, cap in cfg.class_caps:
+        if priors[c] > 0:
+            budget_rate = min(budget_rate, 0.5 * cap * priors[c])
+    report["min_support"] = int(min_cand)
+    report["purity_budget"] = float(budget_rate)
+
+    # --- bin -------------------------------------------------------------------------------
+    t = time.perf_counter()
+    fit_rows = np.concatenate([grow_rows, val_rows])
+    binner = Binner.fit(values, is_cat, n_categories, fit_rows, cfg.max_bins, rng=rng)
+    codes = binner.transform(values)
+    mins, maxs = binner.value_range(values, codes, fit_rows)
+    below, above = _gap_tables(binner, mins, maxs)
+    nb = binner.n_bins
+    can_full = np.ones(n_features, bool)
+    for f in range(n_features):
+        if not binner.is_cat[f] and nb[f] >= 1:
+            can_full[f] = np.isfinite(above[f, 0]) or np.isfinite(below[f, nb[f] - 1])
+    y32 = y.astype(np.int32)
+    timings["bin"] = time.perf_counter() - t
+
+    # --- grow --------------------------------------------------------------------------------
+    t = time.perf_counter()
+    mf = cfg.max_features or max(2, int(math.ceil(math.sqrt(n_features))) + 1)
+    cands, seeds = grow_trees(
+        codes,
+        y32,
+        grow_rows,
+        n_classes,
+        nb,
+        binner.is_cat,
+        n_trees=cfg.n_trees,
+        max_features=min(mf, n_features),
+        subsample=cfg.subsample if grow_rows.size > 50 else 1.0,
+        min_cand=min_cand,
+        min_seed=min_seed,
+        budget_rate=budget_rate,
+        max_depth=cfg.max_depth,
+        rng=rng,
+    )
+    cands, seeds = dedupe(cands), dedupe(seeds)
+    timings["trees"] = time.perf_counter() - t
+    report["candidates"] = {"tree_nodes": len(cands), "seeds": len(seeds)}
+
+    # --- widen -------------------------------------------------------------------------------
+    t = time.perf_counter()
+    pool = Boxes.concat([cands, seeds], n_features, n_classes)
+    if len(pool):
+        # growth counts on the whole growth split, then the largest boxes per class first
+        pool.counts = count(codes, y32, grow_rows, pool.masks, n_classes)
+        sup = pool.counts[np.arange(len(pool)), pool.labels]
+        order = np.lexsort((np.arange(len(pool)), -sup))
+        take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
+        widened = widen(
+            codes,
+            y32,
+            grow_rows,
+            pool.take(order[take]),
+            n_classes,
+            nb,
+            binner.is_cat,
+            can_full,
+            budget_rate,
+        )
+        allb = dedupe(Boxes.concat([widened, cands], n_features, n_classes))
+        allb.counts = count(codes, y32, grow_rows, allb.masks, n_classes)
+    else:
+        widened = pool
+        allb = pool
+    timings["widen"] = time.perf_counter() - t
+    n_all = allb.counts.sum(axis=1) if len(allb) else np.zeros(0, np.int64)
+    good = np.zeros(0, np.int64)
+    if len(allb):
+        err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
+        good = np.flatnonzero((n_all >= min_cand) & (err <= np.floor(budget_rate * n_all)))
+        allb = allb.take(good)
+    report["candidates"].update(widened=len(widened), unique=len(allb))
+
+    # --- validate ----------------------------------------------------------------------------
+    t = time.perf_counter()
+    vcounts = count(codes, y32, val_rows, allb.masks, n_classes)
+    vn = vcounts.sum(axis=1)
+    vk = vcounts[np.arange(len(allb)), allb.labels] if len(allb) else np.zeros(0, np.int64)
+    vbound = precision_lower_bound(vk, vn, conf) if len(allb) else np.zeros(0)
+    qual = np.flatnonzero((vbound >= 1.0 - rule_eps) & (vn - vk <= eps * vn))
+    report["candidates"]["qualified"] = int(qual.size)
+    timings["validate"] = time.perf_counter() - t
+    if qual.size == 0:
+        return stop(
+            f"no candidate rule reached a validation precision bound of {1 - rule_eps:.4g} "
+            f"(best: {float(vbound.max()) if vbound.size else 0.0:.4g})"
+        )
+
+    # --- select ------------------------------------------------------------------------------
+    t = time.perf_counter()
+    qb = allb.take(qual)
+    bits = bitsets(codes, val_rows, qb.masks)
+    n_val_c = np.bincount(y[val_rows], minlength=n_classes)
+    budgets = {c: cfg.union_share * cap * n_val_c[c] for c, cap in cfg.class_caps}
+    picks, sel_reason, sel_info = select_greedy(
+        bits,
+        qb.labels,
+        vbound[qual],
+        y[val_rows],
+        n_classes,
+        max_rules=cfg.max_rules,
+        union_error_rate=cfg.union_share * eps,
+        class_error_budget=budgets,
+    )
+    timings["select"] = time.perf_counter() - t
+    report["selection"] = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
+    if not picks:
+        return stop(f"selection picked no rule: {sel_reason}")
+    picks = np.asarray(picks, np.int64)
+    pb = vbound[qual][picks]
+    psup = vn[qual][picks]
+    order = np.lexsort((np.arange(picks.size), -psup, -pb))
+    chosen = qb.take(picks[order])
+    ch_bound = pb[order]
+    ch_vcounts = vcounts[qual][picks[order]]
+
+    # --- render ------------------------------------------------------------------------------
+    conds, keep = [], []
+    for k in range(len(chosen)):
+        c = _render(chosen.masks[k], binner, below, above)
+        if c:
+            conds.append(c)
+            keep.append(k)
+    keep = np.asarray(keep, np.int64)
+    chosen = chosen.take(keep)
+    ch_bound = ch_bound[keep]
+    ch_vcounts = ch_vcounts[keep]
+    program = compile_rules(conds, n_categories)
+    labels = chosen.labels.astype(np.int64)
+    gcounts = count(codes, y32, grow_rows, chosen.masks, n_classes)
+
+    # the rendered thresholds keep the binned partition on growth and validation rows
+    fr_match = match(values[fit_rows], program)
+    from ..kernels.boxes import first_box
+
+    fb = np.empty(fit_rows.size, np.int64)
+    first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(chosen.masks), fb)
+    if not np.array_equal(fr_match, fb):
+        raise AssertionError("internal error: rendered thresholds change the partition")
+
+    # --- certify -----------------------------------------------------------------------------
+    result = Learned(conds, labels, gcounts, ch_vcounts, ch_bound, None, report)
+    if not cfg.certify:
+        report["stop_reason"] = f"selection: {sel_reason}; not certified (certify=False)"
+        report["timings_s"] = timings
+        return result
+    t = time.perf_counter()
+    vm = fb[grow_rows.size :]  # validation rows' first rule, in rule order
+    start = _first_prefix(vm, labels, y[val_rows], cert_rows.size, val_rows.size, cfg, alpha)
+    cm = match(values[cert_rows], program)
+    cert = certify(cm, labels, y[cert_rows], n_classes, eps, conf, cfg.class_caps, start=start)
+    timings["certify"] = time.perf_counter() - t
+    report["certification"] = {
+        "start_prefix": int(cert.start),
+        "kept": int(cert.kept),
+        "covered": int(cert.covered),
+        "errors": int(cert.errors),
+        "pvalues": [float(p) for p in cert.pvalues],
+        "reason": cert.reason,
+    }
+    result.certification = cert
+    k = cert.kept
+    result.conditions = conds[:k]
+    result.labels = labels[:k]
+    result.growth_counts = gcounts[:k]
+    result.validation_counts = ch_vcounts[:k]
+    result.bounds = ch_bound[:k]
+    report["rules"] = int(k)
+    report["stop_reason"] = f"selection: {sel_reason}; certification: {cert.reason}"
+    timings["total"] = time.perf_counter() - t0
+    report["timings_s"] = timings
+    return result
+
+
+def _round_robin(labels: np.ndarray, n_classes: int, limit: int) -> np.ndarray:
+    """Positions of up to ``limit`` items, alternating between classes (in the given order)."""
+    per = [np.flatnonzero(labels == c) for c in range(n_classes)]
+    out = []
+    i = 0
+    while len(out) < limit and any(i < p.size for p in per):
+        for p in per:
+            if i < p.size and len(out) < limit:
+                out.append(p[i])
+        i += 1
+    return np.sort(np.asarray(out, np.int64))
+
+
+def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> int:
+    """First prefix to test, chosen on validation rows only (never on certification rows):
+    the shortest prefix whose validation counts, rescaled to the certification size, would
+    pass every test with a margin; else the prefix with the smallest predicted p-value."""
+    n_rules = labels.size
+    if n_rules == 0:
+        return 1
+    scale = n_cert / max(n_val, 1)
+    cov = vm >= 0
+    r = vm[cov]
+    wrong = labels[r] != yv[cov]
+    m = np.cumsum(np.bincount(r, minlength=n_rules)) * scale
+    e = np.cumsum(np.bincount(r[wrong], minlength=n_rules)) * scale
+    p = [binomial_pvalue(np.floor(e), np.floor(m), cfg.max_error)]
+    for c, cap in cfg.class_caps:
+        n_c = np.sum(yv == c) * scale
+        x = np.cumsum(np.bincount(r[wrong & (yv[cov] == c)], minlength=n_rules)) * scale
+        p.append(binomial_pvalue(np.floor(x), np.full(n_rules, np.floor(n_c)), cap))
+    worst = np.max(np.stack(p, axis=1), axis=1)
+    ok = np.flatnonzero(worst <= alpha / 4)
+    return int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1

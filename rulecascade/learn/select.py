@@ -1,0 +1,108 @@
+"""Greedy selection of rules for new validated coverage (lazy greedy on coverage bitsets)."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..kernels.boxes import box_bitsets
+
+__all__ = ["bitsets", "popcount", "select_greedy"]
+
+if hasattr(np, "bitwise_count"):
+
+    def popcount(a: np.ndarray) -> int:
+        return int(np.bitwise_count(a).sum())
+
+else:  # numpy < 2
+
+    def popcount(a: np.ndarray) -> int:
+        return int(np.unpackbits(np.ascontiguousarray(a).view(np.uint8)).sum())
+
+
+def bitsets(codes: np.ndarray, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """(K, ceil(len(rows)/64)) uint64: which of ``rows`` each box covers."""
+    words = (rows.shape[0] + 63) // 64
+    out = np.zeros((masks.shape[0], max(words, 1)), np.uint64)
+    if masks.shape[0] and rows.size:
+        box_bitsets(codes, rows, masks, out)
+    return out
+
+
+def class_bitsets(y_rows: np.ndarray, n_classes: int, words: int) -> np.ndarray:
+    out = np.zeros((n_classes, words * 64), bool)
+    out[y_rows, np.arange(y_rows.shape[0])] = True
+    return np.packbits(out, axis=1, bitorder="little").view(np.uint64).reshape(n_classes, words)
+
+
+def select_greedy(
+    bits: np.ndarray,
+    labels: np.ndarray,
+    priority: np.ndarray,
+    y_rows: np.ndarray,
+    n_classes: int,
+    *,
+    max_rules: int,
+    union_error_rate: float,
+    class_error_budget: Mapping[int, float],
+    min_new: int = 1,
+) -> tuple[list[int], str, dict]:
+    """Pick rules one at a time by most validation rows not yet covered.
+
+    A pick must keep the selected union's error rate (rows answered with a wrong label, each row
+    counted once, by the first pick covering it) at most ``union_error_rate`` and, for each class
+    ``c`` in ``class_error_budget``, the number of class-c rows answered with another label at
+    most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
+    to the higher ``priority`` (the precision bound), then to the lower index. Returns the picks
+    in order, why selection stopped, and the union's validation counts.
+    """
+    n_cand, words = bits.shape
+    cls_bits = class_bitsets(y_rows, n_classes, words)
+    covered = np.zeros(words, np.uint64)
+    x_c = np.zeros(n_classes, np.int64)
+    cov = 0
+    err = 0
+    heap = [(-popcount(bits[q]), -float(priority[q]), q) for q in range(n_cand)]
+    heapq.heapify(heap)
+    picks: list[int] = []
+    reason = "no candidate rule qualified" if n_cand == 0 else ""
+    rejected = 0
+    while heap:
+        if len(picks) >= max_rules:
+            reason = f"max_rules={max_rules} reached"
+            break
+        neg, negp, q = heapq.heappop(heap)
+        new = bits[q] & ~covered
+        n_new = popcount(new)
+        if n_new < -neg:
+            heapq.heappush(heap, (-n_new, negp, q))
+            continue
+        if n_new < min_new:
+            reason = "no qualified rule adds new validation coverage"
+            break
+        lab = int(labels[q])
+        per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
+        n_err = n_new - int(per_class[lab])
+        if err + n_err > union_error_rate * (cov + n_new):
+            rejected += 1
+            continue
+        wrong = per_class.copy()
+        wrong[lab] = 0
+        if any(x_c[c] + wrong[c] > b for c, b in class_error_budget.items()):
+            rejected += 1
+            continue
+        picks.append(q)
+        covered |= bits[q]
+        cov += n_new
+        err += n_err
+        x_c += wrong
+    if not reason:
+        reason = "every qualified rule was picked or broke an error budget"
+    info = {
+        "validation_covered": int(cov),
+        "validation_errors": int(err),
+        "rejected_for_budget": int(rejected),
+    }
+    return picks, reason, info
