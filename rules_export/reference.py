@@ -70,7 +70,12 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
             if v is None or _is_pandas_na(v):
                 out[i] = np.nan
             elif isinstance(v, (bool, int, float, np.number)):
-                out[i] = float(v)
+                try:
+                    out[i] = float(v)
+                except (OverflowError, TypeError, ValueError):
+                    raise InputError(
+                        f"column {name!r}, row {i}: {_short(v)} is not a float64 number"
+                    ) from None
             else:
                 raise InputError(f"column {name!r}, row {i}: {_short(v)} is not a number")
         return out

@@ -1,0 +1,633 @@
+"""Rule set -> SQL, as a sqlglot expression tree rendered with ``.sql(dialect=...)``.
+
+Three forms:
+
+* ``rule_id_expression``: ``CASE WHEN <rule 0> THEN 0 WHEN <rule 1> THEN 1 ... ELSE -1 END``;
+* ``label_expression``: the same with each rule's label (``NULL`` where no rule matches);
+* ``select_expression``: ``SELECT <input>.*, <rule id> AS rule_id, <label> AS prediction``.
+
+How the semantics of ``reference.py`` are kept on every engine:
+
+* **DOUBLE comparisons.** Every numeric column is ``CAST(col AS DOUBLE)`` (``DOUBLE PRECISION``,
+  ``FLOAT64``, ``FLOAT``, ``REAL``: sqlglot names the type per dialect) and every threshold is a
+  DOUBLE: ``CAST(0.1E0 AS DOUBLE)``, the shortest decimal that parses to the float64 (Python's
+  ``repr``) written with an exponent, so that engines read it as a floating-point literal and not
+  as DECIMAL/NUMERIC. Without the casts DuckDB compares a FLOAT column with ``0.1`` in float32.
+  Casting float32 to float64 is exact, so FLOAT columns compare like their values upcast.
+* **SQLite** parses decimal literals with its own routine, which is off by one unit in the last
+  place for some values (seen on 3.40: ``6.303107449006717e-309``, ``5.91621733490289e+303``).
+  For SQLite a threshold is built from integers, which SQLite converts exactly, with one correctly
+  rounded IEEE operation: ``CAST(1 AS REAL) / 10`` for 0.1 (exact when the decimal digits fit in
+  53 bits and the power of ten is at most 1e18), else ``mantissa * 2**k`` by exact power-of-two
+  steps.
+* **Missing values.** ``NULL`` makes a comparison unknown, which ``CASE WHEN`` treats as not true,
+  so NULL never matches. NaN is the other missing value: PostgreSQL, DuckDB, Spark and Snowflake
+  order NaN above +inf, so ``NaN > 0.5`` is true there. A condition with only a lower bound
+  therefore also gets ``x <= CAST('inf' AS DOUBLE)`` on those engines (``nan_guard``); NaN then
+  fails the upper side as it does in IEEE arithmetic. SQLite stores NaN as NULL; MySQL and T-SQL
+  cannot store NaN; BigQuery compares NaN like IEEE.
+* **Categorical** conditions are ``CAST(col AS TEXT) IN ('a', 'b')`` (exact string comparison;
+  integers compare as their decimal text). String literals and identifiers are escaped by
+  sqlglot; every identifier is quoted, whatever characters the name holds.
+* **Projection** features are rendered inline as ``((x1 - m1) * w1 + (x2 - m2) * w2 + ...)``,
+  summed left to right in DOUBLE like the reference. (PostgreSQL raises "value out of range"
+  where float64 arithmetic would overflow to inf or underflow to 0 instead of returning it.)
+
+Caveats of engines this module cannot run: MySQL and SQL Server compare strings under the
+column's collation (often case-insensitive and ignoring trailing spaces).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import sqlglot
+from sqlglot import ErrorLevel, exp
+from sqlglot.dialects.dialect import Dialect
+
+from .model import InSet, Interval, Label, Projection, RuleSet, RuleSetError
+
+Form = Literal["select", "rule_id", "label"]
+
+DEFAULT_TABLE = "input"
+_INPUT_ALIAS = "rules_input"
+_OUTPUT_ALIAS = "rules_output"
+
+_DType = exp.DataType.Type
+_TEXT_TYPES = {_DType.TEXT, _DType.VARCHAR, _DType.NVARCHAR}
+
+
+def _dialect_class(name: str) -> type[Dialect] | None:
+    cls = Dialect.classes.get(name)
+    return cls if isinstance(cls, type) else None
+
+
+def _is(d: Dialect, *names: str) -> bool:
+    for name in names:
+        cls = _dialect_class(name)
+        if cls is not None and isinstance(d, cls):
+            return True
+    return False
+
+
+def get_dialect(dialect: str | Dialect | type[Dialect] | None) -> Dialect:
+    """The sqlglot dialect instance for a name such as ``"duckdb"``; ValueError if unknown."""
+    if dialect is None:
+        dialect = ""
+    try:
+        return Dialect.get_or_raise(dialect)
+    except (ValueError, KeyError) as e:
+        known = ", ".join(sorted(k for k in Dialect.classes if k))
+        raise ValueError(f"unknown SQL dialect {dialect!r} ({e}); sqlglot knows: {known}") from None
+
+
+def nan_sorts_high(dialect: str | Dialect | None) -> bool:
+    """Whether NaN compares greater than every number (and +inf) on this engine."""
+    d = get_dialect(dialect)
+    return type(d) is Dialect or _is(d, "postgres", "duckdb", "hive", "snowflake")
+
+
+class _Renderer:
+    """Builds the expression tree for one rule set and one dialect."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        dialect: str | Dialect | None,
+        column_types: Mapping[str, Any] | None,
+        nan_guard: bool | None,
+    ) -> None:
+        if not isinstance(rules, RuleSet):
+            raise RuleSetError(f"expected a RuleSet, got {type(rules).__name__}")
+        self.rules = rules
+        self.dialect = get_dialect(dialect)
+        d = self.dialect
+        self.exact_int_literals = _is(d, "sqlite")
+        self.nan_guard = nan_sorts_high(d) if nan_guard is None else bool(nan_guard)
+        self.tsql = _is(d, "tsql")
+        self.no_boolean = self.tsql or _is(d, "oracle")
+        if self.tsql:
+            self.text_type = exp.DataType.build("NVARCHAR(MAX)", dialect="tsql")
+        elif _is(d, "oracle"):
+            self.text_type = exp.DataType.build("VARCHAR2(4000)", dialect="oracle")
+        else:
+            self.text_type = exp.DataType(this=_DType.TEXT)
+        self.column_types = self._parse_column_types(column_types or {})
+        self._projected: dict[str, exp.Expression] = {}
+
+    # --- leaves --------------------------------------------------------------------------------
+    def _parse_column_types(self, column_types: Mapping[str, Any]) -> dict[str, exp.DataType]:
+        names = set(self.rules.feature_names)
+        out = {}
+        for name, t in column_types.items():
+            if name not in names:
+                raise ValueError(f"column_types names {name!r}, which is not a feature")
+            try:
+                out[name] = (
+                    t
+                    if isinstance(t, exp.DataType)
+                    else exp.DataType.build(t, dialect=self.dialect)
+                )
+            except Exception as e:  # sqlglot raises several error types for a bad type
+                raise ValueError(f"column_types[{name!r}]: cannot read type {t!r}: {e}") from None
+        return out
+
+    def double_type(self) -> exp.DataType:
+        return exp.DataType(this=_DType.DOUBLE)
+
+    def column(self, name: str) -> exp.Column:
+        return exp.Column(this=exp.to_identifier(name, quoted=True))
+
+    def numeric(self, name: str) -> exp.Expression:
+        if self.rules.projection is not None and name in self.rules.projection.outputs:
+            return self.projected(name)
+        declared = self.column_types.get(name)
+        if declared is not None and declared.this == _DType.DOUBLE:
+            return _tag(self.column(name), ("column", name))
+        return _tag(exp.Cast(this=self.column(name), to=self.double_type()), ("double", name))
+
+    def text(self, name: str) -> exp.Expression:
+        declared = self.column_types.get(name)
+        if declared is not None and declared.this in _TEXT_TYPES and not declared.expressions:
+            return _tag(self.column(name), ("column", name))
+        return _tag(exp.Cast(this=self.column(name), to=self.text_type.copy()), ("text", name))
+
+    def number(self, value: float) -> exp.Expression:
+        """A DOUBLE expression equal to the float64 ``value`` on the target engine."""
+        return _tag(self._number(value), ("number", float(value).hex()))
+
+    def _number(self, value: float) -> exp.Expression:
+        if self.exact_int_literals:
+            return _exact_from_integers(value, self.double_type)
+        text = repr(float(value))
+        if "e" in text:
+            mantissa, _, exponent = text.partition("e")
+            text = f"{mantissa}E{int(exponent)}"
+        else:
+            text += "E0"
+        neg = text.startswith("-")
+        lit: exp.Expression = exp.Literal(this=text.lstrip("-"), is_string=False)
+        if neg:
+            lit = exp.Neg(this=lit)
+        return exp.Cast(this=lit, to=self.double_type())
+
+    def string(self, value: str) -> exp.Expression:
+        return exp.National(this=value) if self.tsql else exp.Literal.string(value)
+
+    def projected(self, name: str) -> exp.Expression:
+        if name not in self._projected:
+            proj: Projection = self.rules.projection  # type: ignore[assignment]
+            j = proj.outputs.index(name)
+            acc: exp.Expression | None = None
+            for i, in_name in enumerate(proj.inputs):
+                term = exp.Mul(
+                    this=exp.Paren(
+                        this=exp.Sub(
+                            this=self.numeric(in_name), expression=self.number(proj.mean[i])
+                        )
+                    ),
+                    expression=self.number(proj.weights[j][i]),
+                )
+                acc = term if acc is None else exp.Add(this=acc, expression=term)
+            self._projected[name] = exp.Paren(this=acc)
+        return self._projected[name].copy()
+
+    # --- conditions and rules ------------------------------------------------------------------
+    def condition(self, cond: Interval | InSet) -> list[exp.Expression]:
+        """The comparisons that together make one condition (to be ANDed)."""
+        if isinstance(cond, InSet):
+            values = [self.string(v) for v in cond.values]
+            return [exp.In(this=self.text(cond.feature), expressions=values)]
+        parts: list[exp.Expression] = []
+        if cond.low is not None:
+            parts.append(exp.GT(this=self.numeric(cond.feature), expression=self.number(cond.low)))
+        if cond.high is not None:
+            parts.append(
+                exp.LTE(this=self.numeric(cond.feature), expression=self.number(cond.high))
+            )
+        elif self.nan_guard:
+            # NaN > low is true where NaN sorts above +inf; NaN <= +inf is false everywhere
+            inf = exp.Cast(this=exp.Literal.string("inf"), to=self.double_type())
+            parts.append(exp.LTE(this=self.numeric(cond.feature), expression=inf))
+        return parts
+
+    def rule_condition(self, k: int) -> exp.Expression:
+        parts = [p for c in self.rules.rules[k].conditions for p in self.condition(c)]
+        out = parts[0]
+        for p in parts[1:]:  # a flat left-deep AND chain: a AND b AND c
+            out = exp.And(this=out, expression=p)
+        return out
+
+    def label(self, label: Label) -> exp.Expression:
+        kinds = {_label_kind(c) for c in self.rules.classes}
+        if len(kinds) > 1 or kinds == {"str"}:
+            return self.string(label if isinstance(label, str) else str(label))
+        if isinstance(label, bool):
+            if self.tsql:
+                return exp.Cast(this=exp.Literal.number(int(label)), to=exp.DataType.build("BIT"))
+            if self.no_boolean:
+                return exp.Literal.number(int(label))
+            return exp.Boolean(this=label)
+        return _int_literal(label)
+
+    def rule_id(self) -> exp.Expression:
+        if not self.rules.rules:
+            return _int_literal(-1)
+        ifs = [
+            exp.If(this=self.rule_condition(k), true=_int_literal(k))
+            for k in range(len(self.rules.rules))
+        ]
+        return exp.Case(ifs=ifs, default=_int_literal(-1))
+
+    def label_direct(self) -> exp.Expression:
+        if not self.rules.rules:
+            return exp.Null()
+        ifs = [
+            exp.If(this=self.rule_condition(k), true=self.label(r.label))
+            for k, r in enumerate(self.rules.rules)
+        ]
+        return exp.Case(ifs=ifs, default=exp.Null())
+
+    def label_from_rule_id(self, rule_id: exp.Expression) -> exp.Expression:
+        """``CASE WHEN rule_id IN (0, 3) THEN 'a' WHEN rule_id IN (1) THEN 'b' ELSE NULL END``."""
+        if not self.rules.rules:
+            return exp.Null()
+        groups: dict[tuple[int, Any], list[int]] = {}
+        labels: dict[tuple[int, Any], Label] = {}
+        for k, r in enumerate(self.rules.rules):
+            key = (_kind_order(r.label), r.label)
+            groups.setdefault(key, []).append(k)
+            labels[key] = r.label
+        ifs = [
+            exp.If(
+                this=exp.In(this=rule_id.copy(), expressions=[_int_literal(k) for k in ks]),
+                true=self.label(labels[key]),
+            )
+            for key, ks in groups.items()
+        ]
+        return exp.Case(ifs=ifs, default=exp.Null())
+
+    def render(self, expression: exp.Expression, pretty: bool = False) -> str:
+        """SQL text; ``expression`` is consumed (sqlglot's generator may rewrite it in place)."""
+        with _gc_paused():
+            return _generator(self.dialect, pretty).generate(expression, copy=False)
+
+
+# --- rendering speed ------------------------------------------------------------------------------
+# A 10,000-rule set is ~600,000 sqlglot nodes. Two things made rendering it take tens of seconds:
+# the cyclic garbage collector, which re-scans the growing tree (all nodes hold parent links)
+# again and again while it is built, and sqlglot generators that parse type names on every CAST
+# they print (``is_type("date")`` in SQLite's ``cast_sql``; 70 us per cast). So: pause the
+# collector while building/rendering, and print each distinct leaf (column cast, threshold)
+# once. Leaves are tagged with a key in ``meta``; a generator subclass reuses the first text
+# rendered for a key. Leaves are context-free, so this changes the time, never the text (a
+# test compares against plain rendering for every dialect).
+
+_MEMO_KEY = "rules_export"
+
+
+def _tag(node: exp.Expression, key: tuple[Any, ...]) -> exp.Expression:
+    node.meta[_MEMO_KEY] = key
+    return node
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_GENERATOR_CLASSES: dict[type, type] = {}
+
+
+def _generator(dialect: Dialect, pretty: bool, memo: bool = True) -> Any:
+    opts: dict[str, Any] = {"pretty": pretty, "unsupported_level": ErrorLevel.RAISE}
+    base = dialect.generator_class
+    if not memo:
+        return dialect.generator(**opts)
+    cls = _GENERATOR_CLASSES.get(base)
+    if cls is None:
+        try:
+
+            class _MemoGenerator(base):  # type: ignore[misc, valid-type]
+                def sql(self, expression: Any, key: Any = None, comment: bool = True) -> str:
+                    meta = getattr(expression, "_meta", None)
+                    if key is None and meta and _MEMO_KEY in meta:
+                        memo = self.__dict__.setdefault("_rules_export_memo", {})
+                        text = memo.get(meta[_MEMO_KEY])
+                        if text is None:
+                            text = super().sql(expression, key, comment)
+                            memo[meta[_MEMO_KEY]] = text
+                        return text
+                    return super().sql(expression, key, comment)
+
+            cls = _MemoGenerator
+        except TypeError:  # a compiled generator class that cannot be subclassed
+            cls = base
+        _GENERATOR_CLASSES[base] = cls
+    return cls(dialect=dialect, **opts)
+
+
+def _label_kind(label: Label) -> str:
+    return "bool" if isinstance(label, bool) else "int" if isinstance(label, int) else "str"
+
+
+def _kind_order(label: Label) -> int:
+    return {"bool": 0, "int": 1, "str": 2}[_label_kind(label)]
+
+
+def _int_literal(value: int) -> exp.Expression:
+    lit = exp.Literal(this=str(abs(int(value))), is_string=False)
+    return exp.Neg(this=lit) if value < 0 else lit
+
+
+def _exact_from_integers(value: float, double_type: Any) -> exp.Expression:
+    """``value`` for SQLite, built so that SQLite's decimal parser cannot round it wrongly.
+
+    Only two kinds of literals are used: integers, and whole numbers of at most 2**53 written
+    with ``.0`` (their value is exactly representable, so the parser has nothing to round).
+    They are combined by one correctly rounded IEEE operation:
+
+    * whole numbers up to 2**53: ``52000.0``;
+    * ``s * 10**-k`` with ``|s| <= 2**53`` and ``k <= 18`` (Clinger's fast path): ``37.0 / 10``
+      is the float64 nearest to 3.7, exactly the value ``repr`` denotes;
+    * larger whole numbers below 2**63: ``CAST(n AS REAL)`` (int64 to double rounds correctly);
+    * anything else in binary, ``m * 2**e`` with an odd 53-bit ``m``, by multiplying or dividing
+      by powers of two of at most 2**62; every step is exact because every intermediate value
+      is a representable double.
+    """
+
+    def real(n: int) -> exp.Expression:
+        lit = exp.Literal(this=f"{abs(n)}.0", is_string=False)
+        return exp.Neg(this=lit) if n < 0 else lit
+
+    value = float(value)
+    if value.is_integer() and abs(value) <= 2**53:
+        return real(int(value))
+    digits, k = _decimal(value)
+    if abs(digits) <= 2**53 and -18 <= k < 0:
+        return exp.Div(this=real(digits), expression=_int_literal(10**-k), typed=True)
+    if k > 0 and abs(digits) * 10**k < 2**63:
+        return exp.Cast(this=_int_literal(digits * 10**k), to=double_type())
+    m, e = value.as_integer_ratio()  # value == m / e; e is a power of two
+    out: exp.Expression
+    if e == 1:  # a whole number above 2**63: odd * 2**shift
+        shift = (m & -m).bit_length() - 1
+        out = real(m >> shift)
+        while shift > 0:
+            step = min(shift, 62)
+            out = exp.Mul(this=out, expression=_int_literal(2**step))
+            shift -= step
+        return out
+    shift = e.bit_length() - 1
+    out = real(m)
+    while shift > 0:
+        step = min(shift, 62)
+        out = exp.Div(this=out, expression=_int_literal(2**step), typed=True)
+        shift -= step
+    return out
+
+
+def _decimal(value: float) -> tuple[int, int]:
+    """``repr(value)`` as ``digits * 10**k`` with integer digits."""
+    text = repr(value)
+    mantissa, _, exponent = text.partition("e")
+    k = int(exponent) if exponent else 0
+    sign = -1 if mantissa.startswith("-") else 1
+    mantissa = mantissa.lstrip("-")
+    whole, _, frac = mantissa.partition(".")
+    frac = frac.rstrip("0")
+    digits = int(whole + frac) if (whole + frac) else 0
+    return sign * digits, k - len(frac)
+
+
+def _resolve(rules: RuleSet, dialect: Any, column_types: Any, nan_guard: Any) -> _Renderer:
+    return _Renderer(rules, dialect, column_types, nan_guard)
+
+
+def rule_id_expression(
+    rules: RuleSet,
+    dialect: str | Dialect | None = "duckdb",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    nan_guard: bool | None = None,
+) -> exp.Expression:
+    """``CASE WHEN <rule 0> THEN 0 ... ELSE -1 END`` over the input columns.
+
+    ``dialect`` decides the engine-specific details (exact literals on SQLite, the NaN guard);
+    render the tree with the same dialect. ``column_types`` maps feature names to the SQL types
+    the columns already have: casts that would not change the value are left out.
+    """
+    with _gc_paused():
+        return _resolve(rules, dialect, column_types, nan_guard).rule_id()
+
+
+def label_expression(
+    rules: RuleSet,
+    dialect: str | Dialect | None = "duckdb",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    rule_id: exp.Expression | str | None = None,
+    nan_guard: bool | None = None,
+) -> exp.Expression:
+    """The label of the first matching rule, ``NULL`` where none matches.
+
+    Without ``rule_id``: ``CASE WHEN <rule 0> THEN 'a' ... ELSE NULL END``. With ``rule_id`` (a
+    column name or an expression holding the rule index): ``CASE WHEN rule_id IN (0, 3) THEN 'a'
+    ... END``, which does not evaluate the conditions again. Labels of mixed types (say 1 and
+    "a") are rendered as strings (``str(label)``); booleans are ``TRUE``/``FALSE`` (``1``/``0`` on
+    T-SQL and Oracle).
+    """
+    with _gc_paused():
+        r = _resolve(rules, dialect, column_types, nan_guard)
+        if rule_id is None:
+            return r.label_direct()
+        rid = r.column(rule_id) if isinstance(rule_id, str) else rule_id
+        return r.label_from_rule_id(rid)
+
+
+def _table(table: Any) -> exp.Expression:
+    if table is None:
+        table = DEFAULT_TABLE
+    if isinstance(table, str):
+        if table == "":
+            raise ValueError("table name must not be empty")
+        return exp.Table(this=exp.to_identifier(table, quoted=True))
+    if isinstance(table, exp.Table):
+        return table.copy()
+    if isinstance(table, (exp.Select, exp.Union)):
+        return exp.Subquery(this=table.copy())
+    if isinstance(table, exp.Subquery):
+        return table.copy()
+    if (
+        isinstance(table, Sequence)
+        and 1 <= len(table) <= 3
+        and all(isinstance(p, str) and p for p in table)
+    ):
+        parts = [exp.to_identifier(p, quoted=True) for p in table]
+        keys = ["this", "db", "catalog"]
+        return exp.Table(**{k: v for k, v in zip(keys, reversed(parts), strict=False)})
+    raise ValueError(
+        "table must be a name (quoted as one identifier), a sequence of up to three name parts "
+        f"(catalog, schema, table), a sqlglot Table or a SELECT; got {table!r}"
+    )
+
+
+def _select_expression(
+    rules: RuleSet,
+    table: Any = None,
+    dialect: str | Dialect | None = "duckdb",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    rule_id_column: str = "rule_id",
+    label_column: str = "prediction",
+    nan_guard: bool | None = None,
+) -> exp.Select:
+    """``SELECT t.*, <rule_id> AS rule_id, <label> AS prediction FROM (...)``.
+
+    The conditions are evaluated once, in an inner query; the outer query maps the rule index
+    to the label. The input table must not already have columns with the two output names.
+    """
+    r = _resolve(rules, dialect, column_types, nan_guard)
+    for out in (rule_id_column, label_column):
+        if not isinstance(out, str) or not out:
+            raise ValueError(f"output column names must be non-empty strings, got {out!r}")
+        if out in rules.feature_names:
+            raise ValueError(f"output column {out!r} clashes with a feature of the rule set")
+    if rule_id_column == label_column:
+        raise ValueError("rule_id_column and label_column must differ")
+    src = exp.to_identifier(_INPUT_ALIAS, quoted=True)
+    out_alias = exp.to_identifier(_OUTPUT_ALIAS, quoted=True)
+    rid_ident = exp.to_identifier(rule_id_column, quoted=True)
+    inner = exp.Select(
+        expressions=[
+            exp.Column(this=exp.Star(), table=src.copy()),
+            exp.Alias(this=r.rule_id(), alias=rid_ident.copy()),
+        ]
+    ).from_(exp.Alias(this=_table(table), alias=exp.TableAlias(this=src.copy())), copy=False)
+    rid_ref = exp.Column(this=rid_ident.copy(), table=out_alias.copy())
+    return exp.Select(
+        expressions=[
+            exp.Column(this=exp.Star(), table=out_alias.copy()),
+            exp.Alias(
+                this=r.label_from_rule_id(rid_ref),
+                alias=exp.to_identifier(label_column, quoted=True),
+            ),
+        ]
+    ).from_(
+        exp.Alias(this=exp.Subquery(this=inner), alias=exp.TableAlias(this=out_alias.copy())),
+        copy=False,
+    )
+
+
+def _to_sql(
+    rules: RuleSet,
+    dialect: str | Dialect | None = "duckdb",
+    table: Any = None,
+    form: Form = "select",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    pretty: bool = False,
+    rule_id_column: str = "rule_id",
+    label_column: str = "prediction",
+    nan_guard: bool | None = None,
+) -> str:
+    """Render the rule set as SQL text for ``dialect`` (any dialect sqlglot knows).
+
+    ``form``: ``"select"`` (a query over ``table`` adding ``rule_id`` and ``prediction``),
+    ``"rule_id"`` (one expression: index of the first matching rule, -1 for none) or ``"label"``
+    (one expression: its label, NULL for none). ``table`` is a name, quoted as one identifier
+    (default ``"input"``), a (catalog, schema, table) sequence or a sqlglot Table.
+    """
+    r = _resolve(rules, dialect, column_types, nan_guard)
+    if form == "rule_id":
+        tree = r.rule_id()
+    elif form == "label":
+        tree = r.label_direct()
+    elif form == "select":
+        tree = _select_expression(
+            rules,
+            table,
+            r.dialect,
+            column_types,
+            rule_id_column=rule_id_column,
+            label_column=label_column,
+            nan_guard=r.nan_guard,
+        )
+    else:
+        raise ValueError(f"form must be 'select', 'rule_id' or 'label', got {form!r}")
+    try:
+        return r.render(tree, pretty=pretty)
+    except sqlglot.errors.UnsupportedError as e:
+        raise ValueError(f"sqlglot cannot render this rule set for {dialect!r}: {e}") from None
+
+
+def select_expression(
+    rules: RuleSet,
+    table: Any = None,
+    dialect: str | Dialect | None = "duckdb",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    rule_id_column: str = "rule_id",
+    label_column: str = "prediction",
+    nan_guard: bool | None = None,
+) -> exp.Select:
+    """``SELECT t.*, <rule_id> AS rule_id, <label> AS prediction FROM (...)``.
+
+    The conditions are evaluated once, in an inner query; the outer query maps the rule index
+    to the label. The input table must not already have columns with the two output names.
+    """
+    with _gc_paused():
+        return _select_expression(
+            rules,
+            table,
+            dialect,
+            column_types,
+            rule_id_column=rule_id_column,
+            label_column=label_column,
+            nan_guard=nan_guard,
+        )
+
+
+def to_sql(
+    rules: RuleSet,
+    dialect: str | Dialect | None = "duckdb",
+    table: Any = None,
+    form: Form = "select",
+    column_types: Mapping[str, Any] | None = None,
+    *,
+    pretty: bool = False,
+    rule_id_column: str = "rule_id",
+    label_column: str = "prediction",
+    nan_guard: bool | None = None,
+) -> str:
+    """Render the rule set as SQL text for ``dialect`` (any dialect sqlglot knows).
+
+    ``form``: ``"select"`` (a query over ``table`` adding ``rule_id`` and ``prediction``),
+    ``"rule_id"`` (one expression: index of the first matching rule, -1 for none) or ``"label"``
+    (one expression: its label, NULL for none). ``table`` is a name, quoted as one identifier
+    (default ``"input"``), a (catalog, schema, table) sequence or a sqlglot Table.
+    ``column_types`` maps feature names to the SQL types the columns have (casts that change
+    nothing are left out); ``nan_guard`` overrides the per-dialect NaN handling (see the module
+    docstring).
+    """
+    with _gc_paused():
+        return _to_sql(
+            rules,
+            dialect,
+            table,
+            form,
+            column_types,
+            pretty=pretty,
+            rule_id_column=rule_id_column,
+            label_column=label_column,
+            nan_guard=nan_guard,
+        )
