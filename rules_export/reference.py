@@ -130,11 +130,13 @@ def input_columns(rules: RuleSet, X: Any) -> tuple[dict[str, np.ndarray], int]:
     if proj is not None and set(proj.outputs) & {
         c.feature for r in rules.rules for c in r.conditions
     }:
-        for j, out_name in enumerate(proj.outputs):
-            acc = np.zeros(n_rows, dtype=np.float64)
-            for i, in_name in enumerate(proj.inputs):
-                acc = acc + (cols[in_name] - proj.mean[i]) * proj.weights[j][i]
-            cols[out_name] = acc
+        # inf - inf, inf * 0 give NaN (a missing value) by the same IEEE rules on every engine
+        with np.errstate(invalid="ignore", over="ignore"):
+            for j, out_name in enumerate(proj.outputs):
+                acc = np.zeros(n_rows, dtype=np.float64)
+                for i, in_name in enumerate(proj.inputs):
+                    acc = acc + (cols[in_name] - proj.mean[i]) * proj.weights[j][i]
+                cols[out_name] = acc
     return cols, n_rows
 
 
