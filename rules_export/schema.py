@@ -175,10 +175,7 @@ def _first_error(
     if node is False:
         return _Error(path, "no value is allowed here")
     if "$ref" in node:
-        target: Any = root
-        for part in node["$ref"][2:].split("/"):
-            target = target[part]
-        err = _first_error(value, target, root, path)
+        err = _first_error(value, _resolve(node, root), root, path)
         if err is not None:
             return err
     if "type" in node:
@@ -239,6 +236,15 @@ def _first_error(
     return None
 
 
+def _resolve(node: Any, root: dict[str, Any]) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
 def _best(
     errors: list[_Error | None],
     branches: list[Any],
@@ -248,33 +254,39 @@ def _best(
 ) -> _Error:
     """The most useful error when no alternative matched.
 
-    The error that got deepest into the value wins (the alternative the author evidently meant);
-    type errors at the same spot merge into "expected A or B"; otherwise name the alternatives.
+    Prefer the alternative the author evidently meant: the one whose error lies deepest in the
+    value, that is not merely an unknown field, and that knows most of the object's fields. Type
+    errors at the same spot merge into "expected A or B"; if still undecided, name the
+    alternatives.
     """
-    errs = [e for e in errors if e is not None]
+    targets = [_resolve(b, root) for b in branches]
 
-    def rank(e: _Error) -> tuple[int, bool]:
-        # deeper is better; an unknown field hints that the author meant another alternative
-        return (len(e.path), not e.message.startswith("unknown field"))
+    def known_fields(target: Any) -> int:
+        if not isinstance(value, dict) or not isinstance(target, dict):
+            return 0
+        return sum(k in target.get("properties", {}) for k in value)
 
-    best_rank = max(rank(e) for e in errs)
-    depth = best_rank[0]
-    deepest = [e for e in errs if rank(e) == best_rank]
-    if depth > len(path) and len(deepest) == 1:
+    ranked = [
+        ((len(e.path), not e.message.startswith("unknown field"), known_fields(t)), e)
+        for e, t in zip(errors, targets, strict=True)
+        if e is not None
+    ]
+    best_rank = max(r for r, _ in ranked)
+    deepest = [e for r, e in ranked if r == best_rank]
+    if len(deepest) == 1 and (best_rank[0] > len(path) or best_rank[2] > 0):
         return deepest[0]
+    errs = [e for _, e in ranked]
     if all(e.expected and e.path == path for e in errs):
         expected: list[str] = []
         for e in errs:
             expected += [t for t in e.expected if t not in expected]
         return _Error(path, "", tuple(expected), value)
-    titles = []
-    for b in branches:
-        target = b
-        if "$ref" in b:
-            target = root
-            for part in b["$ref"][2:].split("/"):
-                target = target[part]
-        titles.append(target.get("title") or "/".join(str(t) for t in target.get("type", "?")))
+    titles = [
+        t.get("title") or "/".join(str(x) for x in t.get("type", "?"))
+        if isinstance(t, dict)
+        else "?"
+        for t in targets
+    ]
     first = deepest[0]
     where = json_path(first.path)[len(json_path(path)) :]
     detail = f"{where.lstrip('.')}: {first.text()}" if where else first.text()
