@@ -1,0 +1,131 @@
+"""Spark SQL (pyspark, local[2]) gives the reference's rule index on every row.
+
+Same random rule sets and hostile data as test_export_agreement.py, on DOUBLE and FLOAT columns.
+Slow (a JVM starts), so few examples; runs in CI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+
+import pytest
+from hypothesis import given, settings
+
+try:
+    from test_export_cases import (
+        SUPPRESSED,
+        Case,
+        cases,
+        explain,
+        reference_ids,
+        reference_labels,
+        same_labels,
+    )
+except ImportError:  # tests/ imported as a package
+    from tests.test_export_cases import (  # type: ignore[no-redef]
+        SUPPRESSED,
+        Case,
+        cases,
+        explain,
+        reference_ids,
+        reference_labels,
+        same_labels,
+    )
+
+import rules_export as rx
+from rules_export.sql import to_sql
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
+_names = (f"spark_t_{i}" for i in itertools.count())
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (pyspark needs a JVM)")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("rules_export-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def spark_results(spark, case: Case, float32: bool = False) -> tuple[list, list]:
+    from pyspark.sql import types as T
+
+    fields = [T.StructField("__row", T.LongType(), False)]
+    for n in case.columns:
+        kind = case.kinds[n]
+        if kind == "double":
+            t = T.FloatType() if float32 else T.DoubleType()
+        elif kind == "int":
+            t = T.LongType()
+        else:
+            t = T.StringType()
+        fields.append(T.StructField(n, t, True))
+    rows = [(i, *[case.columns[n][i] for n in case.columns]) for i in range(case.n_rows)]
+    table = next(_names)
+    spark.createDataFrame(rows, T.StructType(fields)).createOrReplaceTempView(table)
+    try:
+        sql = to_sql(case.rules, "spark", table=table)
+        out = spark.sql(
+            f"SELECT `__row`, `rule_id`, `prediction` FROM ({sql}) AS q ORDER BY `__row`"
+        ).collect()
+    finally:
+        spark.catalog.dropTempView(table)
+    return [r[1] for r in out], [r[2] for r in out]
+
+
+def check(case: Case, engine: str, ids: list[int], labels: list) -> None:
+    want = reference_ids(case)
+    assert ids == want, f"{engine} disagrees with the reference:\n{explain(case, ids, want)}"
+    assert same_labels(labels, reference_labels(case)), f"{engine} labels: {labels}"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=SUPPRESSED)
+@given(case=cases(max_rows=25))
+def test_spark_double_and_float_columns_agree(spark, case: Case) -> None:
+    ids, labels = spark_results(spark, case)
+    check(case, "Spark DOUBLE", ids, labels)
+    c32 = case.float32()
+    ids, labels = spark_results(spark, c32, float32=True)
+    check(c32, "Spark FLOAT", ids, labels)
+
+
+def test_spark_nan_guard_and_threshold_neighbours(spark) -> None:
+    t = 0.1
+    rules = rx.RuleSet(
+        rx.make_features(["x y", "c"], ["c"]),
+        ("a", "b"),
+        (
+            rx.Rule((rx.Interval("x y", t, None),), "a"),
+            rx.Rule((rx.InSet("c", ("it's", "\\")),), "b"),
+        ),
+    )
+    xs = [math.nan, math.inf, -math.inf, None, t, math.nextafter(t, 1), math.nextafter(t, 0)]
+    cs = ["it's", "\\", None, "x", "it's", None, "\\"]
+    case = Case(rules, {"x y": xs, "c": cs}, {"x y": "double", "c": "text"}, len(xs))
+    want = [1, 0, -1, -1, 1, 0, 1]
+    assert reference_ids(case) == want
+    ids, labels = spark_results(spark, case)
+    assert ids == want
+    c32 = case.float32()  # float32(0.1) > 0.1: row 4 now matches rule 0
+    ids32, _ = spark_results(spark, c32, float32=True)
+    assert ids32 == reference_ids(c32)
+    assert ids32[4] == 0
