@@ -39,7 +39,7 @@ def _check_text(text: str, what: str) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise RuleSetError(f"{what} {_short(text)} holds an unpaired surrogate") from None
-    return text
+    return str(text)  # str subclasses (numpy.str_) become plain str
 
 
 def _check_name(name: Any, what: str) -> str:
@@ -53,8 +53,10 @@ def _check_name(name: Any, what: str) -> str:
 def _check_label(label: Any, what: str) -> Label:
     if isinstance(label, str):
         return _check_text(label, what)
-    if isinstance(label, (bool, int)):
-        return label
+    if isinstance(label, bool):
+        return bool(label)
+    if isinstance(label, int):
+        return int(label)  # int subclasses (IntEnum) become plain int
     # numpy scalars and integral floats become plain Python values
     if hasattr(label, "item"):
         return _check_label(label.item(), what)
@@ -111,7 +113,7 @@ class Feature:
     categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_name(self.name, "feature name")
+        object.__setattr__(self, "name", _check_name(self.name, "feature name"))
         if self.kind not in ("numeric", "categorical"):
             raise RuleSetError(
                 f"feature {_short(self.name)}: kind must be 'numeric' or 'categorical', got {_short(self.kind)}"
@@ -124,7 +126,7 @@ class Feature:
                 raise RuleSetError(
                     f"feature {_short(self.name)}: category {_short(c)} is not a string"
                 )
-            _check_text(c, f"feature {_short(self.name)}: category")
+        cats = tuple(_check_text(c, f"feature {_short(self.name)}: category") for c in cats)
         object.__setattr__(self, "categories", tuple(sorted(set(cats))))
 
 
@@ -173,7 +175,7 @@ class Interval:
     high: float | None = None
 
     def __post_init__(self) -> None:
-        _check_name(self.feature, "condition feature")
+        object.__setattr__(self, "feature", _check_name(self.feature, "condition feature"))
         low = _check_threshold(self.low, f"condition on {self.feature!r}: low")
         high = _check_threshold(self.high, f"condition on {self.feature!r}: high")
         if low is None and high is None:
@@ -203,14 +205,14 @@ class InSet:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        _check_name(self.feature, "condition feature")
+        object.__setattr__(self, "feature", _check_name(self.feature, "condition feature"))
         vals = tuple(self.values) if not isinstance(self.values, str) else (self.values,)
         for v in vals:
             if not isinstance(v, str):
                 raise RuleSetError(
                     f"condition on {_short(self.feature)}: value {_short(v)} is not a string"
                 )
-            _check_text(v, f"condition on {_short(self.feature)}: value")
+        vals = tuple(_check_text(v, f"condition on {_short(self.feature)}: value") for v in vals)
         if not vals:
             raise RuleSetError(f"condition on {_short(self.feature)} has an empty set of values")
         object.__setattr__(self, "values", tuple(sorted(set(vals))))
@@ -291,7 +293,7 @@ class Rule:
         object.__setattr__(self, "label", _check_label(self.label, "rule label"))
         if not isinstance(self.provenance, str):
             raise RuleSetError(f"rule provenance must be a string, got {_short(self.provenance)}")
-        _check_text(self.provenance, "rule provenance")
+        object.__setattr__(self, "provenance", _check_text(self.provenance, "rule provenance"))
 
     def describe(self) -> str:
         return "IF " + " AND ".join(c.describe() for c in self.conditions) + f" THEN {self.label!r}"
@@ -357,7 +359,7 @@ class Guarantee:
                 )
         if not isinstance(self.method, str):
             raise RuleSetError(f"guarantee method must be a string, got {_short(self.method)}")
-        _check_text(self.method, "guarantee method")
+        object.__setattr__(self, "method", _check_text(self.method, "guarantee method"))
         if not isinstance(self.certified, bool):
             raise RuleSetError(
                 f"guarantee certified must be true or false, got {_short(self.certified)}"
@@ -388,8 +390,7 @@ def _freeze_json(value: Any, where: str, depth: int = 0) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise RuleSetError(f"{where}: key {_short(k)} is not a string")
-            _check_text(k, f"{where}: key")
-            out[k] = _freeze_json(v, f"{where}.{k}", depth + 1)
+            out[_check_text(k, f"{where}: key")] = _freeze_json(v, f"{where}.{k}", depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [_freeze_json(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
@@ -467,7 +468,7 @@ class RuleSet:
         for name in ("data_fingerprint", "library_version"):
             if not isinstance(getattr(self, name), str):
                 raise RuleSetError(f"{name} must be a string")
-            _check_text(getattr(self, name), name)
+            object.__setattr__(self, name, _check_text(getattr(self, name), name))
 
     # --- convenience -------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -167,16 +167,39 @@ def condition_mask(cond: Interval | InSet, col: np.ndarray) -> np.ndarray:
     )
 
 
+class _Codes:
+    """A categorical column as integer codes (-1: missing), so that each ``IN`` is one
+    vectorized ``np.isin`` instead of a Python loop over the rows. Same answer as
+    ``condition_mask``: a value matches when it is a string equal to one of the allowed values."""
+
+    def __init__(self, col: np.ndarray) -> None:
+        self.index: dict[str, int] = {}
+        codes = np.empty(col.shape[0], dtype=np.int64)
+        for i, v in enumerate(col):
+            codes[i] = -1 if v is None else self.index.setdefault(v, len(self.index))
+        self.codes = codes
+
+    def mask(self, cond: InSet) -> np.ndarray:
+        allowed = [self.index[v] for v in cond.values if v in self.index]
+        return np.isin(self.codes, np.array(allowed, dtype=np.int64))
+
+
 def match(rules: RuleSet, X: Any) -> np.ndarray:
     """Index (int64) of the first rule that matches each row; -1 where no rule matches."""
     if not isinstance(rules, RuleSet):
         raise RuleSetError(f"expected a RuleSet, got {type(rules).__name__}")
     cols, n_rows = input_columns(rules, X)
+    codes: dict[str, _Codes] = {}
     out = np.full(n_rows, -1, dtype=np.int64)
     for k in range(len(rules.rules) - 1, -1, -1):
         mask = np.ones(n_rows, dtype=bool)
         for cond in rules.rules[k].conditions:
-            mask &= condition_mask(cond, cols[cond.feature])
+            if isinstance(cond, InSet):
+                if cond.feature not in codes:
+                    codes[cond.feature] = _Codes(cols[cond.feature])
+                mask &= codes[cond.feature].mask(cond)
+            else:
+                mask &= condition_mask(cond, cols[cond.feature])
         out[mask] = k
     return out
 

@@ -491,11 +491,7 @@ def _select_expression(
     label_column: str = "prediction",
     nan_guard: bool | None = None,
 ) -> exp.Select:
-    """``SELECT t.*, <rule_id> AS rule_id, <label> AS prediction FROM (...)``.
-
-    The conditions are evaluated once, in an inner query; the outer query maps the rule index
-    to the label. The input table must not already have columns with the two output names.
-    """
+    """``select_expression`` with the garbage collector already paused."""
     r = _resolve(rules, dialect, column_types, nan_guard)
     for out in (rule_id_column, label_column):
         if not isinstance(out, str) or not out:
@@ -540,13 +536,7 @@ def _to_sql(
     label_column: str = "prediction",
     nan_guard: bool | None = None,
 ) -> str:
-    """Render the rule set as SQL text for ``dialect`` (any dialect sqlglot knows).
-
-    ``form``: ``"select"`` (a query over ``table`` adding ``rule_id`` and ``prediction``),
-    ``"rule_id"`` (one expression: index of the first matching rule, -1 for none) or ``"label"``
-    (one expression: its label, NULL for none). ``table`` is a name, quoted as one identifier
-    (default ``"input"``), a (catalog, schema, table) sequence or a sqlglot Table.
-    """
+    """``to_sql`` with the garbage collector already paused."""
     r = _resolve(rules, dialect, column_types, nan_guard)
     if form == "rule_id":
         tree = r.rule_id()

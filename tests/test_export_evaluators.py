@@ -119,3 +119,20 @@ def test_rules_export_imports_without_the_engine_or_heavy_libraries() -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[0, -1]"
+
+
+def test_vectorized_in_set_equals_the_plain_definition() -> None:
+    from rules_export.reference import condition_mask, input_columns
+
+    rng = np.random.default_rng(5)
+    values = np.array(rng.choice(["u", "v", "3", "", None], size=500), dtype=object)
+    rs = rx.RuleSet(
+        rx.make_features(["c"], ["c"]),
+        ("a",),
+        tuple(rx.Rule((rx.InSet("c", s),), "a") for s in [("u",), ("zz",), ("", "3"), ("v", "u")]),
+    )
+    cols, n = input_columns(rs, {"c": values})
+    want = np.full(n, -1)
+    for k in range(len(rs.rules) - 1, -1, -1):
+        want[condition_mask(rs.rules[k].conditions[0], cols["c"])] = k
+    assert rx.match(rs, {"c": values}).tolist() == want.tolist()

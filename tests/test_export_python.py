@@ -228,3 +228,25 @@ def test_python_module_nan_none_inf_semantics() -> None:
     for row, want in rows:
         assert mod["match"](row) == want, row
         assert rx.match(rs, {k: [v] for k, v in row.items()})[0] == want, row
+
+
+def test_numpy_and_enum_values_are_stored_as_plain_python() -> None:
+    import enum
+
+    class Colour(enum.IntEnum):
+        RED = 1
+        BLUE = 2
+
+    rs = rx.RuleSet(
+        rx.make_features([np.str_("a"), "c"], ["c"]),
+        (Colour.RED, np.int64(2)),
+        (
+            rx.Rule(
+                (rx.Interval(np.str_("a"), np.float32(0.5), None), rx.InSet("c", (np.str_("q"),))),
+                Colour.RED,
+            ),
+        ),
+    )
+    assert type(rs.classes[0]) is int and type(rs.rules[0].conditions[1].values[0]) is str
+    mod = python_module(rs)  # repr(np.str_("q")) would be "np.str_('q')": not valid here
+    assert mod["predict"]({"a": 1.0, "c": "q"}) == 1
