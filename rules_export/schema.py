@@ -119,8 +119,10 @@ def describe(value: Any) -> str:
     """A short, one-line description of a JSON value for error messages."""
     if isinstance(value, dict):
         return "an object"
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return "an array"
+    if isinstance(value, tuple):
+        return "a tuple (plain JSON data has lists)"
     try:
         return _clip(json.dumps(value, allow_nan=True))
     except (TypeError, ValueError):

@@ -16,10 +16,10 @@ How the semantics of ``reference.py`` are kept on every engine:
   Casting float32 to float64 is exact, so FLOAT columns compare like their values upcast.
 * **SQLite** parses decimal literals with its own routine, which is off by one unit in the last
   place for some values (seen on 3.40: ``6.303107449006717e-309``, ``5.91621733490289e+303``).
-  For SQLite a threshold is built from integers, which SQLite converts exactly, with one correctly
-  rounded IEEE operation: ``CAST(1 AS REAL) / 10`` for 0.1 (exact when the decimal digits fit in
-  53 bits and the power of ten is at most 1e18), else ``mantissa * 2**k`` by exact power-of-two
-  steps.
+  For SQLite a threshold is built only from whole numbers (which have nothing to round) and one
+  correctly rounded IEEE operation: ``52000.0``, ``1.0 / 10`` for 0.1 (exact when the decimal
+  digits fit in 53 bits and the power of ten is at most 1e18), else ``mantissa * 2**k`` by exact
+  power-of-two steps (see ``_exact_from_integers``).
 * **Missing values.** ``NULL`` makes a comparison unknown, which ``CASE WHEN`` treats as not true,
   so NULL never matches. NaN is the other missing value: PostgreSQL, DuckDB, Spark and Snowflake
   order NaN above +inf, so ``NaN > 0.5`` is true there. A condition with only a lower bound
@@ -33,8 +33,12 @@ How the semantics of ``reference.py`` are kept on every engine:
   summed left to right in DOUBLE like the reference. (PostgreSQL raises "value out of range"
   where float64 arithmetic would overflow to inf or underflow to 0 instead of returning it.)
 
-Caveats of engines this module cannot run: MySQL and SQL Server compare strings under the
-column's collation (often case-insensitive and ignoring trailing spaces).
+Engine caveats (outside what SQL text can fix): DuckDB, Spark and SQLite resolve identifiers
+case-insensitively even when quoted, so features whose names differ only in case cannot be told
+apart there; PostgreSQL truncates identifiers to 63 bytes; SQLite turns text in a numeric column
+into 0.0 where the reference raises. Not run by the tests (no server here): MySQL and SQL Server
+compare strings under the column's collation (often case-insensitive, ignoring trailing spaces);
+Snowflake, BigQuery, MySQL and T-SQL output is checked by parsing it back with sqlglot only.
 """
 
 from __future__ import annotations
