@@ -1,17 +1,23 @@
 """Re-measure a fitted rule set on new labelled data: does each rule, and the set, keep its bound?
 
-Counting. Each row is answered by the FIRST rule that matches it (the cascade's semantics), so a
-rule's rows, precision and coverage are those of the rows it answers; rows no rule matches go to
-the model. ``audit_counts`` is the one table everything is derived from: rows per (rule, class),
-one extra row for "no rule" and one extra column for labels that are not classes of the rule set.
-``audit_sql`` computes the same table as one aggregate SQL query, for data that lives in a
-warehouse.
+Two count tables hold everything (``AuditCounts``; rows x classes, plus a column for labels that
+are not classes of the rule set):
 
-Tests (all one-sided, exact binomial; Clopper-Pearson bounds are their duals):
+* ``answered``: rows per (rule that ANSWERS the row, class). The first matching rule answers a
+  row (the cascade's semantics); the last table row counts rows no rule matches. The set's
+  coverage and error, and the per-class caps, are measured on it - as the certification was.
+* ``covers``: rows per (rule whose conditions hold, class), order ignored. A rule's precision
+  bound and its support were measured this way at fit (on the validation split), so the claim
+  test and the coverage drift of a rule use this table: like is compared with like, and a rule
+  that later rules overlap does not show spurious drift.
+
+``audit_sql`` computes both tables in ONE aggregate SQL query, for data that lives in a warehouse.
+
+Tests (one-sided, exact binomial; Clopper-Pearson bounds are their duals):
 
 * rule ``i`` claims a precision lower bound ``L_i`` (``stats.precision_lower_bound``). It is
   **broken** when the new data reject ``precision_i >= L_i``: with ``k`` correct of the ``n``
-  rows it answers, ``P(Binomial(n, L_i) <= k) < alpha_test``, i.e. the upper Clopper-Pearson
+  rows it covers, ``P(Binomial(n, L_i) <= k) < alpha_test``, i.e. the upper Clopper-Pearson
   bound of its precision at level ``alpha_test`` lies below ``L_i``. A precision a little under
   ``L_i`` by chance does not break it; a rule with no rows never breaks.
 * the set was fitted for ``max_error`` (``rules.guarantee``): the error of the rules on the rows
@@ -25,11 +31,13 @@ Tests (all one-sided, exact binomial; Clopper-Pearson bounds are their duals):
 rows, so when every claim holds, the chance that an audit reports any breakage is at most
 ``alpha`` - a nightly job does not fail on noise.
 
-Also reported, for reading not for the verdict: each rule's precision and its lower Clopper-Pearson
-bound at the guarantee's confidence (what a refit on this data would claim), the set's error upper
-bound at that confidence (``recertified``: it is within ``max_error``), and coverage drift: the
-fraction of rows a rule answers now against the fraction at fit (``support`` / validation rows, the
-split sizes the learner records in ``rules.metadata["split_rows"]``; ``None`` when unknown).
+Also reported, for reading, not for the verdict: each rule's precision and its lower
+Clopper-Pearson bound at the guarantee's confidence (what a refit on this data would claim), the
+precision on the rows it answers, the set's error upper bound at that confidence
+(``recertified``: within ``max_error``), and coverage drift: the fraction of rows a rule covers
+now minus the fraction at fit (``support`` / validation rows; the split sizes come from
+``rules.metadata["split_rows"]`` or the learner's ``rules.metadata["rows"]``; ``None`` when
+unknown), and the set's coverage now against its coverage on the certification split.
 """
 
 from __future__ import annotations
@@ -47,7 +55,10 @@ from sqlglot import exp
 from rules_export import RuleSet
 from rules_export.reference import InputError
 
+from .learn.bounds import binomial_pvalue, error_upper_bound, precision_lower_bound
+
 __all__ = [
+    "AuditCounts",
     "AuditReport",
     "ClassCapAudit",
     "RuleAudit",
@@ -66,28 +77,20 @@ DEFAULT_ALPHA = 0.05
 DEFAULT_CONFIDENCE = 0.95
 
 
-# --- bounds ------------------------------------------------------------------------------------
+# --- bounds (the learner's, with "unknown" where there are no rows) ---------------------------
 def clopper_pearson_lower(k: int, n: int, confidence: float) -> float | None:
     """One-sided lower bound of a binomial proportion (``k`` successes of ``n``)."""
-    if n <= 0:
-        return None
-    if k <= 0:
-        return 0.0
-    return float(_st.beta.ppf(1.0 - confidence, k, n - k + 1))
+    return None if n <= 0 else float(precision_lower_bound(k, n, confidence))
 
 
 def clopper_pearson_upper(k: int, n: int, confidence: float) -> float | None:
     """One-sided upper bound of a binomial proportion (``k`` successes of ``n``)."""
-    if n <= 0:
-        return None
-    if k >= n:
-        return 1.0
-    return float(_st.beta.ppf(confidence, k + 1, n - k))
+    return None if n <= 0 else float(error_upper_bound(k, n, confidence))
 
 
 def _p_at_most(k: int, n: int, p: float) -> float:
     """P(Binomial(n, p) <= k): small when ``k`` is too low for a proportion >= p."""
-    return float(_st.binom.cdf(k, n, p))
+    return float(binomial_pvalue(k, n, p))
 
 
 def _p_at_least(k: int, n: int, p: float) -> float:
@@ -137,17 +140,56 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
 
 # --- counting ----------------------------------------------------------------------------------
 def _match(rules: RuleSet, X: Any) -> np.ndarray:
-    from rules_export.reference import match
-
+    """The first matching rule per row (-1: none), by the fast evaluator."""
+    try:
+        from .evaluate import match
+    except ImportError:  # pragma: no cover - the numba evaluator is not installed
+        from rules_export.reference import match
     return np.asarray(match(rules, X), dtype=np.int64)
 
 
-def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> np.ndarray:
-    """Rows per (rule, class): shape ``(len(rules) + 1, len(classes) + 1)``.
+def _cover_masks(rules: RuleSet, X: Any) -> list[np.ndarray]:
+    """Per rule, the rows where all its conditions hold (rule order ignored)."""
+    from rules_export.reference import condition_mask, input_columns
 
-    Row ``i`` is rule ``i``; the last row counts rows no rule matches. Column ``c`` is class
-    ``rules.classes[c]``; the last column counts labels that are not classes of the rule set.
-    ``rule_ids`` (the first matching rule per row, ``-1`` for none) skips evaluating the rules.
+    cols, n_rows = input_columns(rules, X)
+    masks = []
+    for r in rules.rules:
+        m = np.ones(n_rows, dtype=bool)
+        for c in r.conditions:
+            m &= condition_mask(c, cols[c.feature])
+        masks.append(m)
+    return masks
+
+
+@dataclass(frozen=True)
+class AuditCounts:
+    """The two count tables an audit is computed from (see the module doc).
+
+    ``answered``: shape ``(n_rules + 1, n_classes + 1)``; row ``i`` = rows rule ``i`` answers,
+    the last row = rows no rule matches. ``covers``: shape ``(n_rules, n_classes + 1)``; row
+    ``i`` = rows where rule ``i``'s conditions hold. Column ``c`` is ``rules.classes[c]``; the
+    last column counts labels that are not classes of the rule set.
+    """
+
+    answered: np.ndarray
+    covers: np.ndarray
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, AuditCounts)
+            and np.array_equal(self.answered, other.answered)
+            and np.array_equal(self.covers, other.covers)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> AuditCounts:
+    """Count rows per (rule, class), as answered (first match) and as covered (any order).
+
+    ``rule_ids`` (the first matching rule per row, ``-1`` for none) skips evaluating the rule
+    order again.
     """
     ids = _match(rules, X) if rule_ids is None else np.asarray(rule_ids, dtype=np.int64)
     cls = label_indices(rules, y)
@@ -156,13 +198,22 @@ def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> np.nda
     n_rules, n_cols = len(rules.rules), len(rules.classes) + 1
     row = np.where(ids < 0, n_rules, ids)
     flat = np.bincount(row * n_cols + cls, minlength=(n_rules + 1) * n_cols)
-    return flat.reshape(n_rules + 1, n_cols).astype(np.int64)
+    answered = flat.reshape(n_rules + 1, n_cols).astype(np.int64)
+    covers = np.zeros((n_rules, n_cols), dtype=np.int64)
+    for i, m in enumerate(_cover_masks(rules, X) if n_rules else ()):
+        covers[i] = np.bincount(cls[m], minlength=n_cols)
+    return AuditCounts(answered, covers)
 
 
 # --- report ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RuleAudit:
-    """One rule on the new data (rows: the rows it answers, first match wins)."""
+    """One rule on the new data.
+
+    ``rows``/``coverage``/``correct``/``answered_precision``: the rows it answers (first match).
+    ``covers``/``covers_fraction``/``covers_correct``/``precision`` and the bounds: the rows its
+    conditions hold on, as at fit; the claim test and the drift use these.
+    """
 
     index: int
     rule: str
@@ -170,6 +221,10 @@ class RuleAudit:
     rows: int
     coverage: float
     correct: int
+    answered_precision: float | None
+    covers: int
+    covers_fraction: float
+    covers_correct: int
     precision: float | None
     precision_lower_bound: float | None
     precision_upper_bound: float | None
@@ -275,36 +330,51 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def audit_from_counts(rules: RuleSet, counts: Any, alpha: float = DEFAULT_ALPHA) -> AuditReport:
-    """Build the report from the ``audit_counts`` table (from Python or from SQL)."""
+def _validation_rows(rules: RuleSet) -> int | None:
+    """Rows of the fit's validation split, where the learner recorded them."""
+    for key in ("split_rows", "rows"):
+        split = rules.metadata.get(key)
+        if isinstance(split, Mapping):
+            v = split.get("validation")
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                return v
+    return None
+
+
+def audit_from_counts(
+    rules: RuleSet, counts: AuditCounts, alpha: float = DEFAULT_ALPHA
+) -> AuditReport:
+    """Build the report from the count tables (from :func:`audit_counts` or from SQL)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha!r}")
-    counts = np.asarray(counts, dtype=np.int64)
+    answered = np.asarray(counts.answered, dtype=np.int64)
+    covers = np.asarray(counts.covers, dtype=np.int64)
     n_rules, n_classes = len(rules.rules), len(rules.classes)
-    if counts.shape != (n_rules + 1, n_classes + 1):
+    if answered.shape != (n_rules + 1, n_classes + 1) or covers.shape != (
+        n_rules,
+        n_classes + 1,
+    ):
         raise ValueError(
-            f"counts must have shape {(n_rules + 1, n_classes + 1)}, got {counts.shape}"
+            f"count tables must have shapes {(n_rules + 1, n_classes + 1)} and "
+            f"{(n_rules, n_classes + 1)}, got {answered.shape} and {covers.shape}"
         )
     g = rules.guarantee
     confidence = g.confidence if g is not None else DEFAULT_CONFIDENCE
     class_index = {_key(c): i for i, c in enumerate(rules.classes)}
-    n_rows = int(counts.sum())
-    split_rows = rules.metadata.get("split_rows", {})
-    val_rows = split_rows.get("validation") if isinstance(split_rows, Mapping) else None
-    val_rows = val_rows if isinstance(val_rows, int) and val_rows > 0 else None
+    n_rows = int(answered.sum())
+    val_rows = _validation_rows(rules)
 
-    # how many tests can reject: Bonferroni over those
-    rule_rows = counts[:n_rules].sum(axis=1)
+    # Bonferroni over the tests that can reject (those with rows)
+    cover_rows = covers.sum(axis=1)
+    covered = int(answered[:n_rules].sum())
+    class_rows = answered.sum(axis=0)
+    caps = g.per_class_max_error if g is not None else ()
     tests = sum(
         1
         for i, r in enumerate(rules.rules)
-        if r.stats.precision_lower_bound is not None and rule_rows[i] > 0
+        if r.stats.precision_lower_bound is not None and cover_rows[i] > 0
     )
-    covered = int(rule_rows.sum())
-    if g is not None and covered > 0:
-        tests += 1
-    class_rows = counts.sum(axis=0)
-    caps = g.per_class_max_error if g is not None else ()
+    tests += int(g is not None and covered > 0)
     tests += sum(1 for lab, _ in caps if _lab_rows(class_index, class_rows, lab) > 0)
     a_test = alpha / max(tests, 1)
 
@@ -312,37 +382,41 @@ def audit_from_counts(rules: RuleSet, counts: Any, alpha: float = DEFAULT_ALPHA)
     errors = 0
     wrong_by_class = np.zeros(n_classes + 1, dtype=np.int64)
     for i, r in enumerate(rules.rules):
-        row = counts[i]
-        n = int(row.sum())
         ci = class_index[_key(r.label)]
-        k = int(row[ci])
+        row = answered[i]
+        n, k = int(row.sum()), int(row[ci])
         wrong = row.copy()
         wrong[ci] = 0
         wrong_by_class += wrong
         errors += n - k
+        nc, kc = int(cover_rows[i]), int(covers[i, ci])
         claimed = r.stats.precision_lower_bound
-        p = _p_at_most(k, n, claimed) if claimed is not None and n > 0 else None
+        p = _p_at_most(kc, nc, claimed) if claimed is not None and nc > 0 else None
         fit_rows = r.stats.support if r.stats.validation_counts else None
         fit_cov = _ratio(fit_rows, val_rows) if fit_rows is not None else None
-        cov = n / n_rows if n_rows else 0.0
+        cov_frac = nc / n_rows if n_rows else 0.0
         rule_reports.append(
             RuleAudit(
                 index=i,
                 rule=r.describe(),
                 label=r.label,
                 rows=n,
-                coverage=cov,
+                coverage=n / n_rows if n_rows else 0.0,
                 correct=k,
-                precision=k / n if n else None,
-                precision_lower_bound=clopper_pearson_lower(k, n, confidence),
-                precision_upper_bound=clopper_pearson_upper(k, n, 1.0 - a_test),
+                answered_precision=k / n if n else None,
+                covers=nc,
+                covers_fraction=cov_frac,
+                covers_correct=kc,
+                precision=kc / nc if nc else None,
+                precision_lower_bound=clopper_pearson_lower(kc, nc, confidence),
+                precision_upper_bound=clopper_pearson_upper(kc, nc, 1.0 - a_test),
                 claimed_lower_bound=claimed,
                 p_value=p,
                 broken=p is not None and p < a_test,
                 fit_rows=fit_rows,
                 fit_coverage=fit_cov,
-                coverage_drift=cov - fit_cov if fit_cov is not None else None,
-                coverage_ratio=_ratio(cov, fit_cov),
+                coverage_drift=cov_frac - fit_cov if fit_cov is not None else None,
+                coverage_ratio=_ratio(cov_frac, fit_cov),
                 class_counts=tuple(int(v) for v in row),
             )
         )
@@ -401,7 +475,7 @@ def audit_from_counts(rules: RuleSet, counts: Any, alpha: float = DEFAULT_ALPHA)
         confidence=confidence,
         rules=tuple(rule_reports),
         set=set_report,
-        uncovered_class_counts=tuple(int(v) for v in counts[n_rules]),
+        uncovered_class_counts=tuple(int(v) for v in answered[n_rules]),
         other_label_rows=int(class_rows[n_classes]),
     )
 
@@ -419,10 +493,6 @@ def audit(
 
 
 # --- SQL ---------------------------------------------------------------------------------------
-def _class_column(i: int) -> str:
-    return f"n_class_{i}"
-
-
 def _label_literal(label: Any) -> exp.Expression:
     if isinstance(label, bool):
         return exp.Boolean(this=label)
@@ -430,6 +500,14 @@ def _label_literal(label: Any) -> exp.Expression:
         lit = exp.Literal.number(abs(label))
         return exp.Neg(this=lit) if label < 0 else lit
     return exp.Literal.string(str(label))
+
+
+def _count_if(condition: exp.Expression, name: str) -> exp.Expression:
+    """``SUM(CASE WHEN condition THEN 1 ELSE 0 END) AS name``."""
+    case = exp.Case(
+        ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0)
+    )
+    return exp.alias_(exp.Sum(this=case), exp.to_identifier(name, quoted=True))
 
 
 def audit_sql(
@@ -440,71 +518,103 @@ def audit_sql(
     *,
     pretty: bool = False,
 ) -> str:
-    """The ``audit_counts`` table as ONE aggregate query, for data in a warehouse.
+    """Both count tables of :func:`audit_counts` as ONE aggregate query, for data in a warehouse.
 
-    ``SELECT rule_id, COUNT(*) AS n_rows, SUM(CASE WHEN target = <class 0> ...) AS n_class_0, ...
-    FROM (SELECT <rule-id expression> AS rule_id, target FROM table) GROUP BY rule_id``, where
-    the rule-id expression is ``rules_export``'s (the same semantics as every evaluator). Feed the
-    result rows to :func:`counts_from_sql_rows` and then :func:`audit_from_counts`. ``table`` is
-    a name (quoted as one identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call).
-    The target column must hold the classes' type (integers for integer classes, and so on).
+    ``SELECT rule_id, COUNT(*) AS n_rows, SUM(CASE WHEN target = <class c> ...) AS n_class_c,
+    SUM(CASE WHEN <rule i holds> AND target = <class c> ...) AS covers_i_class_c, ... FROM
+    (SELECT <rule-id expression> AS rule_id, target, ... FROM table) GROUP BY rule_id``; the
+    rule-id expressions are ``rules_export.sql``'s, so every condition has the semantics of all
+    evaluators. Turn the result rows into the tables with :func:`counts_from_sql_rows`, then
+    into the report with :func:`audit_from_counts`. ``table`` is a name (quoted as one
+    identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call). The target column
+    must hold the classes' type (integers for integer classes, and so on).
     """
     from rules_export.sql import get_dialect, rule_id_expression
 
     d = get_dialect(dialect)
-    rid = exp.to_identifier("rule_id", quoted=True)
-    tgt = exp.to_identifier("target", quoted=True)
-    source = (
-        exp.Table(this=exp.to_identifier(table, quoted=True)) if isinstance(table, str) else table
+
+    def ident(name: str) -> exp.Identifier:
+        return exp.to_identifier(name, quoted=True)
+
+    source = exp.Table(this=ident(table)) if isinstance(table, str) else table
+    # one rule-id expression for the order, one per rule for "its conditions hold"
+    inner_cols = [
+        exp.alias_(rule_id_expression(rules, d), ident("rule_id")),
+        exp.alias_(exp.column(ident(target)), ident("target")),
+        *(
+            exp.alias_(rule_id_expression(rules.replace(rules=(r,)), d), ident(f"holds_{i}"))
+            for i, r in enumerate(rules.rules)
+        ),
+    ]
+    inner = exp.select(*inner_cols).from_(
+        exp.alias_(source, "audit_input", table=True, quoted=True)
     )
-    inner = exp.select(
-        exp.alias_(rule_id_expression(rules, d), rid.copy()),
-        exp.alias_(exp.column(exp.to_identifier(target, quoted=True)), tgt.copy()),
-    ).from_(exp.alias_(source, "audit_input", table=True, quoted=True))
-    per_class = [
-        exp.alias_(
-            exp.Sum(
-                this=exp.Case(
-                    ifs=[
-                        exp.If(
-                            this=exp.EQ(this=exp.column(tgt.copy()), expression=_label_literal(c)),
-                            true=exp.Literal.number(1),
-                        )
-                    ],
-                    default=exp.Literal.number(0),
-                )
-            ),
-            exp.to_identifier(_class_column(i), quoted=True),
-        )
-        for i, c in enumerate(rules.classes)
+
+    def is_class(c: Any) -> exp.Expression:
+        return exp.EQ(this=exp.column(ident("target")), expression=_label_literal(c))
+
+    aggregates = [
+        exp.alias_(exp.Count(this=exp.Star()), ident("n_rows")),
+        *(_count_if(is_class(c), _class_column(j)) for j, c in enumerate(rules.classes)),
+        *(
+            _count_if(
+                exp.and_(
+                    exp.EQ(this=exp.column(ident(f"holds_{i}")), expression=exp.Literal.number(0)),
+                    is_class(c),
+                ),
+                _covers_column(i, j),
+            )
+            for i in range(len(rules.rules))
+            for j, c in enumerate(rules.classes)
+        ),
+        *(
+            _count_if(
+                exp.EQ(this=exp.column(ident(f"holds_{i}")), expression=exp.Literal.number(0)),
+                f"covers_{i}",
+            )
+            for i in range(len(rules.rules))
+        ),
     ]
     query = (
-        exp.select(
-            exp.column(rid.copy()),
-            exp.alias_(exp.Count(this=exp.Star()), exp.to_identifier("n_rows", quoted=True)),
-            *per_class,
-        )
+        exp.select(exp.column(ident("rule_id")), *aggregates)
         .from_(exp.alias_(exp.Subquery(this=inner), "audit_rows", table=True, quoted=True))
-        .group_by(exp.column(rid.copy()))
-        .order_by(exp.column(rid.copy()))
+        .group_by(exp.column(ident("rule_id")))
+        .order_by(exp.column(ident("rule_id")))
     )
     return query.sql(dialect=d, pretty=pretty)
 
 
-def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> np.ndarray:
-    """The ``audit_counts`` table from the rows of ``audit_sql``'s query.
+def _class_column(j: int) -> str:
+    return f"n_class_{j}"
 
-    Each row is ``(rule_id, rows, n_class_0, ..., n_class_{C-1})``; ``rule_id`` -1 is "no rule".
+
+def _covers_column(i: int, j: int) -> str:
+    return f"covers_{i}_class_{j}"
+
+
+def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> AuditCounts:
+    """The count tables from the result rows of :func:`audit_sql`'s query.
+
+    Each row is ``(rule_id, n_rows, n_class_0 .. n_class_{C-1}, covers_0_class_0 ..
+    covers_{R-1}_class_{C-1}, covers_0 .. covers_{R-1})``; ``rule_id`` -1 is "no rule".
     """
     n_rules, n_classes = len(rules.rules), len(rules.classes)
-    out = np.zeros((n_rules + 1, n_classes + 1), dtype=np.int64)
+    width = 2 + n_classes + n_rules * n_classes + n_rules
+    answered = np.zeros((n_rules + 1, n_classes + 1), dtype=np.int64)
+    covers = np.zeros((n_rules, n_classes + 1), dtype=np.int64)
     for row in rows:
-        rid, total, *per_class = (int(v) if v is not None else 0 for v in row)
-        if len(per_class) != n_classes:
-            raise ValueError(f"expected {n_classes} class counts per row, got {len(per_class)}")
+        if len(row) != width:
+            raise ValueError(f"expected {width} columns per row, got {len(row)}")
+        v = np.array([0 if x is None else int(x) for x in row], dtype=np.int64)
+        rid, total = int(v[0]), int(v[1])
         if not -1 <= rid < n_rules:
             raise ValueError(f"rule_id {rid} out of range for {n_rules} rules")
+        per_class = v[2 : 2 + n_classes]
         r = n_rules if rid < 0 else rid
-        out[r, :n_classes] += per_class
-        out[r, n_classes] += total - sum(per_class)
-    return out
+        answered[r, :n_classes] += per_class
+        answered[r, n_classes] += total - per_class.sum()
+        cov = v[2 + n_classes : 2 + n_classes + n_rules * n_classes].reshape(n_rules, n_classes)
+        cov_total = v[2 + n_classes + n_rules * n_classes :]
+        covers[:, :n_classes] += cov
+        covers[:, n_classes] += cov_total - cov.sum(axis=1)
+    return AuditCounts(answered, covers)

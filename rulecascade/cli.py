@@ -322,7 +322,7 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
             status = f"BROKEN p={r.p_value:.2g}"
         elif r.claimed_lower_bound is None:
             status = "no claim"
-        elif r.rows == 0:
+        elif r.covers == 0:
             status = "no rows"
         else:
             status = "ok"
@@ -332,6 +332,7 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
                 _label(r.label),
                 _fmt(r.rows),
                 _pct(r.coverage),
+                _pct(r.covers_fraction),
                 _pct(r.fit_coverage),
                 _signed_pts(r.coverage_drift),
                 _fmt(r.precision),
@@ -346,9 +347,10 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
                 [
                     "#",
                     "label",
-                    "rows",
-                    "coverage",
-                    "fit cov.",
+                    "answers",
+                    "share",
+                    "covers",
+                    "at fit",
                     "drift",
                     "precision",
                     f"lower {conf}",
@@ -356,8 +358,12 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
                     "status",
                 ],
                 rows,
-                [True, False, True, True, True, True, True, True, True, False],
+                [True, False, True, True, True, True, True, True, True, True, False],
             )
+        )
+        lines.append(
+            "answers/share: rows the rule answers (first match wins); covers: rows its conditions"
+            " hold on, as measured at fit; drift, precision and the claim use covers."
         )
     else:
         lines.append("(no rules)")
@@ -365,7 +371,7 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
         if r.broken:
             lines.append(
                 f"rule {r.index} is broken: {r.rule}: precision {_fmt(r.precision)} on "
-                f"{r.rows:,} rows, claimed at least {_fmt(r.claimed_lower_bound)}"
+                f"{r.covers:,} rows it covers, claimed at least {_fmt(r.claimed_lower_bound)}"
             )
     s = report.set
     lines.append("")
@@ -678,11 +684,11 @@ def _print_fit_summary(
     from .audit import _match, label_indices
 
     click.echo(f"wrote {out}: {len(rules.rules)} rules on {len(rules.used_features)} features")
-    report = getattr(learner, "report_", None) or {}
-    stages = report.get("split_rows") or rules.metadata.get("split_rows")
+    stages = rules.metadata.get("split_rows")
     if isinstance(stages, dict) and stages:
         click.echo(
-            "rows per stage: " + ", ".join(f"{k} {v:,}" for k, v in stages.items() if v is not None)
+            "rows per stage: "
+            + ", ".join(f"{k} {v:,}" for k, v in stages.items() if isinstance(v, int))
         )
     for line in _guarantee_lines(rules):
         click.echo(line)
@@ -692,24 +698,21 @@ def _print_fit_summary(
     covered = ids >= 0
     n_cov = int(covered.sum())
     click.echo(
-        f"on all of {data} (in-sample, optimistic): covers {n_cov:,} of {len(ids):,} rows "
-        f"({_pct(n_cov / len(ids))})"
+        f"on all of {data} (in-sample, optimistic): the rules answer {n_cov:,} of {len(ids):,} "
+        f"rows ({_pct(n_cov / len(ids))})"
     )
     if n_cov == 0:
         return
-    pred_idx = np.array([rules.classes.index(r.label) for r in rules.rules] + [-1])[ids]
-    for name, col in ((target, target), (model_column, model_column)):
-        if col is None:
+    rule_class = np.array([rules.classes.index(r.label) for r in rules.rules])[ids[covered]]
+    checks = [(f"accuracy vs {target!r}", target)]
+    if model_column:
+        checks.append(("agreement with the model", model_column))
+    for what, col in checks:
+        try:
+            truth = label_indices(rules, df.get_column(col).to_numpy())[covered]
+        except InputError:  # labels of another type than the classes: nothing to compare
             continue
-        lab = label_indices(rules, df.get_column(col).to_numpy()) if col != target else None
-        if lab is None:
-            try:
-                lab = label_indices(rules, df.get_column(col).to_numpy())
-            except InputError:
-                continue
-        agree = float(np.mean(pred_idx[covered] == lab[covered]))
-        what = "agreement with the model" if col == model_column else "accuracy vs " + repr(name)
-        click.echo(f"  on covered rows: {what} {agree:.4f}")
+        click.echo(f"  on the rows they answer: {what} {np.mean(rule_class == truth):.4f}")
 
 
 @main.command()

@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from rulecascade.audit import (
+    AuditCounts,
     audit,
     audit_counts,
     audit_from_counts,
@@ -39,6 +40,12 @@ def _ruleset(claims=(0.9, 0.9, 0.9), guarantee=None, metadata=None, classes=(0, 
     )
 
 
+def _counts(answered, covers=None):
+    """Count tables; rules that do not overlap cover exactly the rows they answer."""
+    answered = np.asarray(answered, dtype=np.int64)
+    return AuditCounts(answered, answered[:-1] if covers is None else np.asarray(covers))
+
+
 @pytest.mark.parametrize("k,n", [(0, 1), (0, 10), (3, 10), (10, 10), (599, 600), (990, 1000)])
 @pytest.mark.parametrize("conf", [0.9, 0.95, 0.99])
 def test_clopper_pearson_matches_scipy_one_sided(k, n, conf):
@@ -57,7 +64,7 @@ def test_counts_table_first_match_and_other_labels():
     rs = _ruleset()
     x = np.array([0.5, 0.5, 1.5, 2.5, 2.5, 9.0, np.nan, 1.0])
     y = np.array([0, 1, 1, 0, 7, 1, 0, 0])  # 7 is no class of the rule set
-    c = audit_counts(rs, {"x": x}, y)
+    c = audit_counts(rs, {"x": x}, y).answered
     assert c.shape == (4, 3)
     ids = match(rs, {"x": x})
     for r in range(-1, 3):
@@ -65,6 +72,27 @@ def test_counts_table_first_match_and_other_labels():
             row = r if r >= 0 else 3
             assert c[row, k] == int(((ids == r) & (y == lab)).sum())
     assert c.sum() == len(x)
+
+
+def test_covers_ignore_the_order_answered_respects_it():
+    rules = RuleSet(
+        features=make_features(["x"]),
+        classes=(0, 1),
+        rules=(
+            Rule((Interval("x", high=2.0),), 0),
+            Rule((Interval("x", high=5.0),), 1),  # overlaps rule 0 on x <= 2
+        ),
+    )
+    x = np.array([1.0, 1.5, 3.0, 4.0, 9.0])
+    y = np.array([0, 1, 1, 1, 0])
+    c = audit_counts(rules, {"x": x}, y)
+    np.testing.assert_array_equal(c.answered, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(c.covers, [[1, 1, 0], [1, 3, 0]])
+    rep = audit_from_counts(rules, c)
+    r1 = rep.rules[1]
+    assert (r1.rows, r1.correct, r1.answered_precision) == (2, 2, 1.0)
+    assert (r1.covers, r1.covers_correct, r1.precision) == (4, 3, 0.75)
+    assert r1.covers_fraction == 0.8 and r1.coverage == 0.4
 
 
 def test_label_indices_types():
@@ -84,7 +112,7 @@ def test_rule_verdict_is_the_one_sided_binomial_test():
     rs = _ruleset(claims=(0.95, 0.95, None))
     # rule 0: 88/100 correct, rule 1: 19/20 correct, rule 2 makes no claim
     counts = np.array([[88, 12, 0], [1, 19, 0], [5, 5, 0], [3, 3, 0]])
-    rep = audit_from_counts(rs, counts, alpha=0.05)
+    rep = audit_from_counts(rs, _counts(counts), alpha=0.05)
     assert rep.tests == 2
     assert rep.alpha_per_test == 0.025
     for r, (k, n) in zip(rep.rules[:2], [(88, 100), (19, 20)], strict=True):
@@ -104,7 +132,7 @@ def test_set_error_and_per_class_caps():
     rs = _ruleset(claims=(None, None, None), guarantee=g)
     # rule 0 says 0, rule 1 says 1, rule 2 says 0
     counts = np.array([[500, 2, 0], [1, 300, 0], [200, 0, 1], [50, 150, 0]])
-    rep = audit_from_counts(rs, counts, alpha=0.05)
+    rep = audit_from_counts(rs, _counts(counts), alpha=0.05)
     s = rep.set
     assert s.covered == 1004 and s.errors == 4
     assert s.error == 4 / 1004
@@ -119,7 +147,7 @@ def test_set_error_and_per_class_caps():
     assert rep.tests == 2 and rep.holds
     worse = counts.copy()
     worse[0] = [400, 102, 0]
-    rep = audit_from_counts(rs, worse, alpha=0.05)
+    rep = audit_from_counts(rs, _counts(worse), alpha=0.05)
     assert rep.set.broken and rep.set.per_class[0].broken and not rep.holds
 
 
@@ -143,13 +171,13 @@ def test_false_alarm_rate_is_at_most_alpha_when_claims_hold():
         counts = np.zeros((5, 3), dtype=np.int64)
         counts[:4, 0] = correct
         counts[:4, 1] = n - correct
-        alarms += not audit_from_counts(rs, counts, alpha=0.1).holds
+        alarms += not audit_from_counts(rs, _counts(counts), alpha=0.1).holds
     assert alarms / trials <= 0.1 + 3 * np.sqrt(0.1 * 0.9 / trials)
     # and a rule that is clearly worse than its claim is caught
     counts = np.zeros((5, 3), dtype=np.int64)
     counts[:4, 0] = [40, 190, 380, 27]
     counts[:4, 1] = [10, 10, 20, 3]
-    assert audit_from_counts(rs, counts, alpha=0.1).broken_rules == (0, 2)
+    assert audit_from_counts(rs, _counts(counts), alpha=0.1).broken_rules == (0, 2)
 
 
 def test_drift_against_the_fit_split_sizes():
@@ -158,15 +186,18 @@ def test_drift_against_the_fit_split_sizes():
     )
     rs = _ruleset(guarantee=g, metadata={"split_rows": {"growth": 10, "validation": 100}})
     counts = np.array([[30, 0, 0], [0, 20, 0], [0, 0, 0], [25, 25, 0]])
-    rep = audit_from_counts(rs, counts)
+    rep = audit_from_counts(rs, _counts(counts))
     r0 = rep.rules[0]
     assert r0.fit_rows == 20 and r0.fit_coverage == 0.2
-    assert r0.coverage == 0.3 and r0.coverage_drift == pytest.approx(0.1)
+    assert r0.covers_fraction == 0.3 and r0.coverage_drift == pytest.approx(0.1)
     assert r0.coverage_ratio == pytest.approx(1.5)
     assert rep.rules[2].rows == 0 and rep.rules[2].precision is None
     assert rep.set.fit_coverage == 0.4 and rep.set.coverage == 0.5
-    no_split = audit_from_counts(_ruleset(guarantee=g), counts)
+    no_split = audit_from_counts(_ruleset(guarantee=g), _counts(counts))
     assert no_split.rules[0].fit_coverage is None and no_split.rules[0].coverage_drift is None
+    # the learner records its split sizes under "rows"
+    learner_meta = _ruleset(guarantee=g, metadata={"rows": {"validation": 50}})
+    assert audit_from_counts(learner_meta, _counts(counts)).rules[0].fit_coverage == 0.4
 
 
 def test_report_json_is_deterministic_and_plain():
@@ -194,18 +225,30 @@ def test_report_json_is_deterministic_and_plain():
 
 def test_counts_from_sql_rows_round_trip():
     rs = _ruleset()
-    counts = np.array([[3, 4, 1], [0, 0, 0], [5, 0, 2], [7, 7, 0]])
-    rows = [(i if i < 3 else -1, int(c.sum()), int(c[0]), int(c[1])) for i, c in enumerate(counts)]
-    np.testing.assert_array_equal(counts_from_sql_rows(rs, rows), counts)
+    answered = np.array([[3, 4, 1], [0, 0, 0], [5, 0, 2], [7, 7, 0]])
+    covers = np.array([[3, 4, 1], [2, 0, 1], [5, 0, 2]])
+    rows = []
+    for i, c in enumerate(answered):
+        # spread the covers over the groups: the query sums them per rule_id group
+        cov = covers if i == 0 else np.zeros_like(covers)
+        rows.append(
+            (i if i < 3 else -1, int(c.sum()), int(c[0]), int(c[1]))
+            + tuple(int(v) for v in cov[:, :2].ravel())
+            + tuple(int(v) for v in cov.sum(axis=1))
+        )
+    got = counts_from_sql_rows(rs, rows)
+    assert got == AuditCounts(answered, covers)
     with pytest.raises(ValueError, match="out of range"):
-        counts_from_sql_rows(rs, [(5, 1, 1, 0)])
+        counts_from_sql_rows(rs, [(5, 1, 1, 0) + (0,) * 9])
+    with pytest.raises(ValueError, match="columns"):
+        counts_from_sql_rows(rs, [(0, 1, 1, 0)])
 
 
 def test_bad_alpha_and_shapes():
     rs = _ruleset()
     with pytest.raises(ValueError, match="alpha"):
-        audit_from_counts(rs, np.zeros((4, 3)), alpha=0.0)
+        audit_from_counts(rs, _counts(np.zeros((4, 3))), alpha=0.0)
     with pytest.raises(ValueError, match="shape"):
-        audit_from_counts(rs, np.zeros((3, 3)))
+        audit_from_counts(rs, _counts(np.zeros((3, 3))))
     with pytest.raises(InputError, match="labels"):
         audit_counts(rs, {"x": np.zeros(3)}, np.zeros(4))

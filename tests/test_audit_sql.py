@@ -1,0 +1,144 @@
+"""audit_sql: one aggregate query whose result is exactly the Python audit's count tables."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from sqlglot import exp
+
+import datasets
+from rulecascade.audit import (
+    audit,
+    audit_counts,
+    audit_from_counts,
+    audit_sql,
+    counts_from_sql_rows,
+)
+from rules_export import Guarantee, InSet, Interval, Rule, RuleSet, RuleStats, make_features
+
+
+def _duckdb_counts(rules, df, target, table="data"):
+    con = duckdb.connect()
+    con.register(table, df.to_arrow())
+    rows = con.execute(audit_sql(rules, table, target, "duckdb")).fetchall()
+    return counts_from_sql_rows(rules, rows)
+
+
+@pytest.fixture(scope="module")
+def breast_cancer():
+    ds = datasets.load("breast_cancer")
+    rules = RuleSet(
+        features=make_features(ds.features),
+        classes=(0, 1),
+        rules=(
+            Rule((Interval("worst_radius", high=13.0),), 1, RuleStats((), (1, 99), 0.95)),
+            Rule((Interval("worst_concave_points", low=0.2),), 0, RuleStats((), (40, 0), 0.93)),
+            Rule((Interval("mean_radius", 11.0, 14.0),), 1, RuleStats((), (30, 20), 0.5)),
+            Rule((Interval("mean_texture", low=25.0),), 0),
+        ),
+        guarantee=Guarantee(max_error=0.05, confidence=0.95),
+    )
+    return ds, rules
+
+
+def test_duckdb_counts_equal_python_breast_cancer(breast_cancer):
+    ds, rules = breast_cancer
+    df = ds.frame
+    want = audit_counts(rules, df, df["benign"].to_numpy())
+    got = _duckdb_counts(rules, df, "benign")
+    assert got == want
+    # and therefore the same report
+    py = audit(rules, df, df["benign"].to_numpy())
+    assert audit_from_counts(rules, got).to_json() == py.to_json()
+
+
+def test_duckdb_counts_categorical_missing_and_string_labels():
+    ds = datasets.load("credit_default")
+    df = ds.frame.with_columns(
+        pl.col("student").cast(pl.String),
+        pl.when(pl.col("default") == 1).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("label"),
+    )
+    # missing values in both kinds of feature: they satisfy no condition
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(None)
+        .otherwise(pl.col("balance"))
+        .alias("balance"),
+        pl.when(pl.int_range(pl.len()) % 11 == 0)
+        .then(None)
+        .otherwise(pl.col("student"))
+        .alias("student"),
+    )
+    rules = RuleSet(
+        features=make_features(["student", "balance", "income"], categorical=["student"]),
+        classes=("no", "yes"),
+        rules=(
+            Rule((InSet("student", ("No",)), Interval("balance", high=1000.0)), "no"),
+            Rule((Interval("balance", low=2000.0),), "yes"),
+            Rule((InSet("student", ("Yes",)), Interval("income", high=15000.0)), "no"),
+        ),
+    )
+    want = audit_counts(rules, df, df["label"].to_numpy())
+    assert want.answered[:3].sum() > 0 and want.answered[3].sum() > 0
+    assert _duckdb_counts(rules, df, "label") == want
+
+
+def test_duckdb_reads_the_parquet_file_directly(breast_cancer, tmp_path):
+    ds, rules = breast_cancer
+    path = tmp_path / "bc.parquet"
+    ds.frame.write_parquet(path)
+    table = exp.func("read_parquet", exp.Literal.string(str(path)))
+    rows = duckdb.connect().execute(audit_sql(rules, table, "benign")).fetchall()
+    want = audit_counts(rules, ds.frame, ds.y)
+    assert counts_from_sql_rows(rules, rows) == want
+
+
+def test_sqlite_counts_equal_python(breast_cancer):
+    ds, rules = breast_cancer
+    df = ds.frame.select(*rules.used_features, "benign")
+    con = sqlite3.connect(":memory:")
+    cols = ", ".join(f'"{c}"' for c in df.columns)
+    con.execute(f"CREATE TABLE data ({cols})")
+    con.executemany(f"INSERT INTO data VALUES ({', '.join('?' * df.width)})", df.iter_rows())
+    rows = con.execute(audit_sql(rules, "data", "benign", "sqlite")).fetchall()
+    assert counts_from_sql_rows(rules, rows) == audit_counts(rules, df, ds.y)
+
+
+def test_query_is_one_aggregate():
+    rules = RuleSet(
+        features=make_features(["x"]),
+        classes=(False, True),
+        rules=(Rule((Interval("x", high=0.0),), True),),
+    )
+    q = audit_sql(rules, "t", "y", pretty=True)
+    assert q.count("GROUP BY") == 1 and "COUNT(*)" in q
+    assert '"n_class_0"' in q and '"n_class_1"' in q
+    con = duckdb.connect()
+    con.register("t", pl.DataFrame({"x": [-1.0, 1.0, None, -2.0], "y": [True, False, True, False]}))
+    got = counts_from_sql_rows(rules, con.execute(q).fetchall())
+    np.testing.assert_array_equal(got.answered, [[1, 1, 0], [1, 1, 0]])
+    np.testing.assert_array_equal(got.covers, [[1, 1, 0]])
+
+
+def test_cli_exports_the_audit_query(breast_cancer, tmp_path):
+    from click.testing import CliRunner
+
+    from rulecascade.cli import main
+
+    ds, rules = breast_cancer
+    rp = tmp_path / "rules.json"
+    rules.save(rp)
+    res = CliRunner().invoke(
+        main, ["export", str(rp), "--to", "audit-sql", "--target", "benign", "--table", "bc"]
+    )
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect()
+    con.register("bc", ds.frame.to_arrow())
+    got = counts_from_sql_rows(rules, con.execute(res.stdout).fetchall())
+    assert got == audit_counts(rules, ds.frame, ds.y)
+    res = CliRunner().invoke(main, ["export", str(rp), "--to", "audit-sql"])
+    assert res.exit_code == 2 and "needs --target" in res.stderr
