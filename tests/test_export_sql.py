@@ -259,7 +259,7 @@ def _random_rules(n_rules: int, n_features: int = 20, seed: int = 0) -> rx.RuleS
 
 
 def test_sql_size_is_linear_in_rules() -> None:
-    small, big = _random_rules(200), _random_rules(2000)
+    small, big = _random_rules(100), _random_rules(1000)
     for d in ["duckdb", "postgres", "sqlite"]:
         ratio = len(to_sql(big, d)) / len(to_sql(small, d))
         assert 9.0 < ratio < 11.0, (d, ratio)
@@ -271,7 +271,8 @@ def test_ten_thousand_rules_render_in_seconds() -> None:
         t = time.perf_counter()
         sql = to_sql(rs, d)
         elapsed = time.perf_counter() - t
-        assert elapsed < 30, f"{d}: {elapsed:.1f}s"
+        # ~2 s on an idle laptop core (benchmarks/export.py); the bound only catches a blow-up
+        assert elapsed < 60, f"{d}: {elapsed:.1f}s"
         assert sql.count(" THEN ") == 10_000 + 2
 
 
