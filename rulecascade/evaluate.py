@@ -1,0 +1,669 @@
+"""Fast rule evaluation: a ``RuleSet`` compiled to flat arrays, run by a numba (or CUDA) kernel.
+
+``match(rules, X)`` returns what ``rules_export.reference.match`` returns (the index of the first
+matching rule per row, ``-1`` where none matches) on every row, only much faster:
+
+* only the columns the rules use are read and encoded; a float32/float64 numpy array whose used
+  columns are all numeric is read in place, without a copy;
+* categorical values become integer codes into the feature's category list (the schema's categories
+  together with every value an ``InSet`` condition names), so an unseen string is ``-1`` and matches
+  nothing, and a missing value is NaN, which satisfies no condition;
+* projection features are summed left to right in float64, in the same order as the reference, so
+  the same bits come out;
+* the kernel compares in float64 and returns the first matching rule per row.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numba import njit, prange
+
+from rules_export.model import InSet, Interval, RuleSet, RuleSetError
+from rules_export.reference import InputError, categorical_column, numeric_column
+
+from . import data as _data
+from .kernels.dispatch import check_device, select_device
+from .kernels.match_cpu import (
+    KIND_RANGE,
+    KIND_SET,
+    KIND_UPPER,
+    match_cells_parallel,
+    match_cells_serial,
+    match_parallel,
+    match_serial,
+)
+
+__all__ = ["CompiledRules", "compile_rules", "evaluate", "match"]
+
+# below this many rows the single-threaded kernel is faster than waking the thread pool
+PARALLEL_MIN_ROWS = 20_000
+# one parallel kernel at a time; concurrent callers run the serial (GIL-free) kernel instead, so
+# the result never depends on numba's threading layer being re-entrant
+_parallel_lock = threading.Lock()
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRules:
+    """A rule set as the flat arrays the kernels read (see ``kernels/match_cpu.py``).
+
+    The evaluation matrix has the columns ``columns``: the input features that conditions name
+    directly (``direct``, schema order), then the projection outputs that conditions name.
+    ``cond_col`` indexes that matrix; ``cond_col_schema`` indexes a raw numpy input (schema column
+    order) and is set when no projection output is used.
+    """
+
+    rules: RuleSet
+    feature_names: tuple[str, ...]
+    kinds: Mapping[str, str]
+    used: tuple[str, ...]
+    direct: tuple[str, ...]
+    columns: tuple[str, ...]
+    categories: Mapping[str, tuple[str, ...]]
+    projection_outputs: tuple[int, ...]
+    rule_start: np.ndarray
+    cond_col: np.ndarray
+    cond_kind: np.ndarray
+    cond_low: np.ndarray
+    cond_high: np.ndarray
+    cat_start: np.ndarray
+    cat_len: np.ndarray
+    cat_codes: np.ndarray
+    cond_col_schema: np.ndarray | None
+    f_col: np.ndarray
+    f_kind: np.ndarray
+    f_thr_start: np.ndarray
+    f_thr_len: np.ndarray
+    f_tab_start: np.ndarray
+    thr: np.ndarray
+    tab: np.ndarray
+    n_words: int
+    f_col_schema: np.ndarray | None
+    kernel: str
+    _device_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_rules(self) -> int:
+        return int(self.rule_start.shape[0] - 1)
+
+    @property
+    def n_conditions(self) -> int:
+        return int(self.cond_col.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def kernel_arrays(self, cond_col: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """The rule arrays in kernel argument order (after the matrix, before ``out``)."""
+        return (
+            self.rule_start,
+            self.cond_col if cond_col is None else cond_col,
+            self.cond_kind,
+            self.cond_low,
+            self.cond_high,
+            self.cat_start,
+            self.cat_len,
+            self.cat_codes,
+        )
+
+    def cell_arrays(self, f_col: np.ndarray | None = None) -> tuple[Any, ...]:
+        """The cell/bitset arrays in kernel argument order (after the matrix, before ``out``)."""
+        return (
+            self.f_col if f_col is None else f_col,
+            self.f_kind,
+            self.f_thr_start,
+            self.f_thr_len,
+            self.f_tab_start,
+            self.thr,
+            self.tab,
+            self.n_words,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CompiledRules({self.n_rules} rules, {self.n_conditions} conditions, "
+            f"columns={list(self.columns)!r}, kernel={self.kernel!r})"
+        )
+
+
+def compile_rules(rules: RuleSet) -> CompiledRules:
+    """Flatten a rule set for the kernels (pure function of the rule set)."""
+    if isinstance(rules, CompiledRules):
+        return rules
+    if not isinstance(rules, RuleSet):
+        raise RuleSetError(f"expected a RuleSet, got {type(rules).__name__}")
+    kinds = {f.name: f.kind for f in rules.features}
+    proj = rules.projection
+    named = {c.feature for r in rules.rules for c in r.conditions}
+    direct = tuple(n for n in rules.feature_names if n in named)
+    projection_outputs = (
+        tuple(j for j, n in enumerate(proj.outputs) if n in named) if proj is not None else ()
+    )
+    columns = direct + tuple(proj.outputs[j] for j in projection_outputs)
+    col_of = {n: k for k, n in enumerate(columns)}
+
+    categories: dict[str, tuple[str, ...]] = {}
+    for f in rules.features:
+        if f.kind == "categorical" and f.name in named:
+            vals = set(f.categories)
+            for r in rules.rules:
+                for c in r.conditions:
+                    if isinstance(c, InSet) and c.feature == f.name:
+                        vals.update(c.values)
+            categories[f.name] = tuple(sorted(vals))
+
+    rule_start = [0]
+    cond_col: list[int] = []
+    cond_kind: list[int] = []
+    cond_low: list[float] = []
+    cond_high: list[float] = []
+    cat_start: list[int] = []
+    cat_len: list[int] = []
+    cat_codes: list[float] = []
+    for r in rules.rules:
+        for c in r.conditions:
+            cond_col.append(col_of[c.feature])
+            if isinstance(c, Interval):
+                cond_kind.append(KIND_UPPER if c.low is None else KIND_RANGE)
+                cond_low.append(-np.inf if c.low is None else float(c.low))
+                cond_high.append(np.inf if c.high is None else float(c.high))
+                cat_start.append(0)
+                cat_len.append(0)
+            else:
+                code = {v: i for i, v in enumerate(categories[c.feature])}
+                cond_kind.append(KIND_SET)
+                cond_low.append(np.nan)
+                cond_high.append(np.nan)
+                cat_start.append(len(cat_codes))
+                cat_len.append(len(c.values))
+                cat_codes.extend(float(code[v]) for v in c.values)
+        rule_start.append(len(cond_col))
+
+    cond_col_arr = np.asarray(cond_col, dtype=np.int64)
+    schema_pos = {n: i for i, n in enumerate(rules.feature_names)}
+    col_schema = (
+        np.asarray([schema_pos[n] for n in columns], dtype=np.int64)
+        if not projection_outputs
+        else None
+    )
+    cells = _cell_tables(rules, columns, categories)
+    f_col = cells["f_col"]
+    kernel = _choose_kernel(len(rules.rules), cells)
+    return CompiledRules(
+        rules=rules,
+        feature_names=rules.feature_names,
+        kinds=kinds,
+        used=rules.used_features,
+        direct=direct,
+        columns=columns,
+        categories=categories,
+        projection_outputs=projection_outputs,
+        rule_start=np.asarray(rule_start, dtype=np.int64),
+        cond_col=cond_col_arr,
+        cond_kind=np.asarray(cond_kind, dtype=np.int64),
+        cond_low=np.asarray(cond_low, dtype=np.float64),
+        cond_high=np.asarray(cond_high, dtype=np.float64),
+        cat_start=np.asarray(cat_start, dtype=np.int64),
+        cat_len=np.asarray(cat_len, dtype=np.int64),
+        cat_codes=np.asarray(cat_codes, dtype=np.float64),
+        cond_col_schema=None if col_schema is None else col_schema[cond_col_arr],
+        f_col_schema=None if col_schema is None else col_schema[f_col],
+        kernel=kernel,
+        **cells,
+    )
+
+
+# above this size of bitset tables, the per-rule kernel is used instead (memory, cache misses)
+MAX_CELL_TABLE_BYTES = 64 << 20
+
+
+def _choose_kernel(n_rules: int, cells: Mapping[str, Any]) -> str:
+    """Cheaper CPU kernel by a rough per-row cost model (ns, measured on x86-64 with AVX2/512).
+
+    cells: per used feature a block read, a bitset AND per 64 rules and a vectorized threshold
+    count; rules: a few branchy compares per rule (all of them when no rule fires).
+    """
+    if cells["tab"].nbytes > MAX_CELL_TABLE_BYTES:
+        return "rules"
+    n_features = len(cells["f_col"])
+    cost_cells = n_features * (4.0 + 1.0 * cells["n_words"]) + 0.1 * float(
+        np.sum(cells["f_thr_len"][cells["f_kind"] == 0])
+    )
+    cost_rules = 2.0 * n_rules
+    return "cells" if cost_cells <= cost_rules else "rules"
+
+
+def _cell_tables(
+    rules: RuleSet, columns: tuple[str, ...], categories: Mapping[str, tuple[str, ...]]
+) -> dict[str, Any]:
+    """Per-feature sorted thresholds and per-cell rule bitsets (see ``match_cpu._cells_row``)."""
+    n_rules = len(rules.rules)
+    n_words = max(1, (n_rules + 63) // 64)
+    everyone = np.zeros(n_words, dtype=np.uint64)
+    for r in range(n_rules):
+        everyone[r // 64] |= np.uint64(1 << (r % 64))
+    on: dict[str, list[tuple[int, Any]]] = {n: [] for n in columns}
+    for r, rule in enumerate(rules.rules):
+        for c in rule.conditions:
+            on[c.feature].append((r, c))
+    # features that constrain many rules first: the bitset empties sooner
+    order = sorted(range(len(columns)), key=lambda k: -len(on[columns[k]]))
+    f_kind, f_thr_start, f_thr_len, f_tab_start = [], [], [], []
+    thr: list[float] = []
+    tabs: list[np.ndarray] = []
+    n_tab = 0
+    for k in order:
+        name = columns[k]
+        if name in categories:
+            cats = categories[name]
+            code = {v: i for i, v in enumerate(cats)}
+            n_thr = len(cats)
+            f_kind.append(1)
+        else:
+            cuts = sorted({v for _, c in on[name] for v in (c.low, c.high) if v is not None})
+            pos = {v: i for i, v in enumerate(cuts)}
+            n_thr = len(cuts)
+            f_kind.append(0)
+        table = np.tile(everyone, (n_thr + 2, 1))
+        for r, c in on[name]:
+            w, bit = r // 64, np.uint64(1 << (r % 64))
+            table[:, w] &= ~bit
+            if isinstance(c, InSet):
+                table[[code[v] for v in c.values], w] |= bit
+            else:
+                a = -1 if c.low is None else pos[c.low]
+                b = n_thr if c.high is None else pos[c.high]
+                table[a + 1 : b + 1, w] |= bit
+        f_thr_start.append(len(thr))
+        f_thr_len.append(n_thr)
+        if name not in categories:
+            thr.extend(cuts)
+        f_tab_start.append(n_tab)
+        n_tab += table.size
+        tabs.append(table.ravel())
+    return {
+        "f_col": np.asarray(order, dtype=np.int64),
+        "f_kind": np.asarray(f_kind, dtype=np.int64),
+        "f_thr_start": np.asarray(f_thr_start, dtype=np.int64),
+        "f_thr_len": np.asarray(f_thr_len, dtype=np.int64),
+        "f_tab_start": np.asarray(f_tab_start, dtype=np.int64),
+        "thr": np.asarray(thr, dtype=np.float64),
+        "tab": np.concatenate(tabs) if tabs else np.zeros(0, dtype=np.uint64),
+        "n_words": n_words,
+    }
+
+
+_cache_lock = threading.Lock()
+_cache: dict[int, tuple[weakref.ref, CompiledRules]] = {}
+
+
+def _compiled(rules: RuleSet | CompiledRules) -> CompiledRules:
+    """``compile_rules`` memoized per live RuleSet object."""
+    if isinstance(rules, CompiledRules):
+        return rules
+    key = id(rules)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0]() is rules:
+            return hit[1]
+    cr = compile_rules(rules)
+    with _cache_lock:
+        if len(_cache) > 64:
+            for k in [k for k, (ref, _) in _cache.items() if ref() is None]:
+                del _cache[k]
+            if len(_cache) > 64:
+                _cache.clear()
+        _cache[key] = (weakref.ref(rules), cr)
+    return cr
+
+
+# ---------------------------------------------------------------------------------------------
+# projection: z_j = sum_i (x_i - mean_i) * w_ji, left to right in float64 (as the reference)
+
+
+def _project_row(A, i, in_pos, mean, weights, P, j0):
+    for j in range(weights.shape[0]):
+        acc = 0.0
+        for k in range(in_pos.shape[0]):
+            acc = acc + (float(A[i, in_pos[k]]) - mean[k]) * weights[j, k]
+        P[i, j0 + j] = acc
+
+
+_project_row_nb = njit(cache=True, nogil=True)(_project_row)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _project_parallel(A, in_pos, mean, weights, P, j0):
+    for i in prange(A.shape[0]):
+        _project_row_nb(A, i, in_pos, mean, weights, P, j0)
+
+
+@njit(cache=True, nogil=True)
+def _project_serial(A, in_pos, mean, weights, P, j0):
+    for i in range(A.shape[0]):
+        _project_row_nb(A, i, in_pos, mean, weights, P, j0)
+
+
+def _run_parallel(par: Any, ser: Any, n: int, *args: Any) -> Any:
+    if n >= PARALLEL_MIN_ROWS and _parallel_lock.acquire(blocking=False):
+        try:
+            return par(*args)
+        finally:
+            _parallel_lock.release()
+    return ser(*args)
+
+
+def _fill_projection(cr: CompiledRules, A: np.ndarray, in_pos: np.ndarray, M: np.ndarray) -> None:
+    proj = cr.rules.projection
+    assert proj is not None
+    mean = np.asarray(proj.mean, dtype=np.float64)
+    weights = np.ascontiguousarray(
+        np.asarray([proj.weights[j] for j in cr.projection_outputs], dtype=np.float64)
+    )
+    _run_parallel(
+        _project_parallel,
+        _project_serial,
+        A.shape[0],
+        A,
+        np.ascontiguousarray(in_pos, dtype=np.int64),
+        mean,
+        weights,
+        M,
+        len(cr.direct),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# input -> evaluation matrix
+
+
+def _is_pandas(X: Any) -> bool:
+    return type(X).__module__.startswith("pandas")
+
+
+def _is_arrow(X: Any) -> bool:
+    return type(X).__module__.startswith("pyarrow")
+
+
+def count_rows(X: Any) -> int:
+    """Number of rows of any supported input (without converting it)."""
+    if isinstance(X, np.ndarray):
+        if X.ndim != 2:
+            raise InputError(f"expected a 2-D array of rows x features, got shape {X.shape}")
+        return int(X.shape[0])
+    if isinstance(X, pl.DataFrame):
+        return X.height
+    if isinstance(X, pl.LazyFrame):
+        return int(X.select(pl.len()).collect().item())
+    if _is_arrow(X) and hasattr(X, "num_rows"):
+        return int(X.num_rows)
+    if _is_pandas(X):
+        return len(X)
+    if isinstance(X, (str, os.PathLike)):
+        return _data.read_table(X).height
+    if isinstance(X, Mapping):
+        for v in X.values():
+            return len(v)
+        return 0
+    if isinstance(X, Sequence):
+        return len(X)
+    if hasattr(X, "shape"):
+        return int(X.shape[0])
+    raise InputError(f"cannot read rows from {type(X).__name__}")
+
+
+def _series(values: Any, name: str, kind: str) -> pl.Series:
+    """One input column as a polars Series, with the reference's conversions and errors."""
+    if isinstance(values, pl.Series):
+        return values.alias(name)
+    if _is_arrow(values):
+        s = pl.from_arrow(values)
+        if isinstance(s, pl.Series):
+            return s.alias(name)
+    if _is_pandas(values):
+        try:
+            return pl.from_pandas(values).alias(name)
+        except Exception:  # noqa: BLE001 - mixed object columns: convert element by element
+            values = values.to_numpy()
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.ndim != 1:
+        raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
+    if kind == _data.NUMERIC:
+        if arr.dtype.kind in "fiub":
+            return pl.Series(name, arr.astype(np.float64, copy=False))
+        return pl.Series(name, numeric_column(arr, name))
+    if arr.dtype.kind in "iu":
+        return pl.Series(name, arr).cast(pl.String)
+    if arr.dtype.kind == "U":
+        return pl.Series(name, arr, dtype=pl.String)
+    if arr.dtype.kind == "O":
+        try:
+            return pl.Series(name, arr, dtype=pl.String, strict=True)
+        except Exception:  # noqa: BLE001 - ints, NaN or bad values among strings
+            pass
+    return pl.Series(name, categorical_column(arr, name).tolist(), dtype=pl.String)
+
+
+def _missing_error(missing: Sequence[str]) -> InputError:
+    s = "s" if len(missing) > 1 else ""
+    return InputError(f"missing column{s} {', '.join(map(repr, missing))}")
+
+
+def _has_list_columns(df: pl.DataFrame) -> bool:
+    return any(isinstance(d, (pl.Array, pl.List)) for d in df.dtypes)
+
+
+def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
+    """The used columns of a non-numpy input as a polars DataFrame (in ``cr.used`` order)."""
+    used = list(cr.used)
+    if isinstance(X, (str, os.PathLike)):
+        X = _data.read_table(X)
+    if isinstance(X, pl.LazyFrame):
+        names = X.collect_schema().names()
+        if all(n in names for n in used):
+            return X.select(used).collect()
+        X = X.collect()
+    if isinstance(X, pl.DataFrame):
+        missing = [n for n in used if n not in X.columns]
+        if missing and _has_list_columns(X):
+            X = _data._expand_lists(X)
+            missing = [n for n in used if n not in X.columns]
+        if missing:
+            raise _missing_error(missing)
+        return X.select(used)
+    if _is_pandas(X) and hasattr(X, "columns"):
+        cols = set(X.columns)
+        missing = [n for n in used if n not in cols]
+        if missing:
+            return _select_frame(cr, _data.to_polars(X))  # list (embedding) columns expand
+        sub = X[used]
+        try:
+            return pl.from_pandas(sub)
+        except Exception:  # noqa: BLE001 - mixed object columns: element by element
+            return pl.DataFrame(
+                [_series(sub[n].to_numpy(), n, cr.kinds[n]) for n in used], strict=False
+            )
+    if _is_arrow(X) and hasattr(X, "schema") and hasattr(X, "select"):
+        names = X.schema.names
+        missing = [n for n in used if n not in names]
+        if missing:
+            return _select_frame(cr, _data.to_polars(X))
+        df = pl.from_arrow(X.select(used))
+        return df if isinstance(df, pl.DataFrame) else df.to_frame()
+    if isinstance(X, Mapping):
+        missing = [n for n in used if n not in X]
+        if missing:
+            return _select_frame(cr, _data.to_polars(X))
+        return _frame(cr, {n: X[n] for n in used})
+    if isinstance(X, Sequence) and not isinstance(X, (str, bytes)):
+        if len(X) and all(isinstance(r, Mapping) for r in X):
+            cols = {}
+            missing = []
+            for n in used:
+                if not any(n in r for r in X):
+                    missing.append(n)
+                    continue
+                cols[n] = np.array([r.get(n) for r in X], dtype=object)
+            if missing:
+                raise _missing_error(missing)
+            return _frame(cr, cols)
+        arr = np.asarray(X)
+        if arr.dtype.kind in "USO":
+            arr = np.array(X, dtype=object)
+        return _numpy_frame(cr, arr)
+    raise InputError(
+        f"cannot read features from {type(X).__name__}: pass a 2-D array, a data frame, an Arrow "
+        "table, a mapping of column name to values, a list of dicts or a file path"
+    )
+
+
+def _frame(cr: CompiledRules, cols: Mapping[str, Any]) -> pl.DataFrame:
+    series = [_series(v, n, cr.kinds[n]) for n, v in cols.items()]
+    lens = {s.len() for s in series}
+    if len(lens) > 1:
+        n0 = series[0].len()
+        bad = next(s for s in series if s.len() != n0)
+        raise InputError(f"column {bad.name!r} has {bad.len()} rows, expected {n0}")
+    return pl.DataFrame(series)
+
+
+def _check_array(cr: CompiledRules, X: np.ndarray) -> None:
+    if X.ndim != 2:
+        raise InputError(f"expected a 2-D array of rows x features, got shape {X.shape}")
+    if X.shape[1] != cr.n_features:
+        raise InputError(
+            f"array has {X.shape[1]} columns but the rule set has {cr.n_features} features "
+            f"({', '.join(cr.feature_names[:8])}{', ...' if cr.n_features > 8 else ''}); "
+            "pass the columns in schema order"
+        )
+
+
+def _numpy_frame(cr: CompiledRules, X: np.ndarray) -> pl.DataFrame:
+    _check_array(cr, X)
+    pos = {n: i for i, n in enumerate(cr.feature_names)}
+    return _frame(cr, {n: X[:, pos[n]] for n in cr.used})
+
+
+def _from_frame(cr: CompiledRules, df: pl.DataFrame) -> np.ndarray:
+    n = df.height
+    for name in cr.direct:
+        s = df.get_column(name)
+        if cr.kinds[name] == _data.CATEGORICAL and s.dtype.is_float():
+            # all-missing float columns are valid categoricals in the reference
+            df = df.with_columns(_series(s.to_numpy(), name, _data.CATEGORICAL))
+    M = np.empty((n, len(cr.columns)), dtype=np.float64, order="F")
+    if cr.direct:
+        enc = _data.encode(df, cr.direct, cr.kinds, cr.categories)
+        M[:, : len(cr.direct)] = enc.values
+    if cr.projection_outputs:
+        proj = cr.rules.projection
+        assert proj is not None
+        inputs = _data.encode(df, proj.inputs, {k: _data.NUMERIC for k in proj.inputs})
+        _fill_projection(cr, inputs.values, np.arange(len(proj.inputs)), M)
+    return M
+
+
+def prepare(cr: CompiledRules, X: Any) -> tuple[np.ndarray, bool]:
+    """The matrix the kernel reads, and whether it is the raw input (schema column order)."""
+    if isinstance(X, np.ndarray):
+        _check_array(cr, X)
+        cats = any(cr.kinds[n] == _data.CATEGORICAL for n in cr.direct)
+        if X.dtype.kind in "fiub" and not cats:
+            pos = {n: i for i, n in enumerate(cr.feature_names)}
+            in_place = X.dtype in (np.float32, np.float64) and (
+                X.flags.c_contiguous or X.flags.f_contiguous
+            )
+            if in_place and cr.cond_col_schema is not None:
+                return X, True
+            n = X.shape[0]
+            M = np.empty((n, len(cr.columns)), dtype=np.float64, order="F")
+            for k, name in enumerate(cr.direct):
+                M[:, k] = X[:, pos[name]]
+            if cr.projection_outputs:
+                proj = cr.rules.projection
+                assert proj is not None
+                in_pos = np.asarray([pos[n] for n in proj.inputs], dtype=np.int64)
+                A = X if in_place else np.asarray(X, dtype=np.float64)
+                _fill_projection(cr, A, in_pos, M)
+            return M, False
+        return _from_frame(cr, _numpy_frame(cr, X)), False
+    return _from_frame(cr, _select_frame(cr, X)), False
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+KERNELS = ("auto", "cells", "rules")
+
+
+def evaluate(
+    rules: RuleSet | CompiledRules, X: Any, device: str = "auto", kernel: str = "auto"
+) -> tuple[np.ndarray, int]:
+    """First matching rule per row (int64, -1: none) and the number of covered rows.
+
+    ``kernel`` (CPU only): ``"cells"`` (per-feature bitsets), ``"rules"`` (rule by rule) or
+    ``"auto"`` (the compiled rule set's choice). All return the same answer.
+    """
+    cr = _compiled(rules)
+    check_device(device)
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {KERNELS}, got {kernel!r}")
+    if cr.n_rules == 0:
+        return np.full(count_rows(X), -1, dtype=np.int64), 0
+    M, raw = prepare(cr, X)
+    n = int(M.shape[0])
+    if n == 0:
+        return np.empty(0, dtype=np.int64), 0
+    if select_device(device, n) == "cuda":
+        idx = _evaluate_cuda(cr, M, raw)
+        return idx, int(np.count_nonzero(idx >= 0))
+    out = np.empty(n, dtype=np.int64)
+    if (cr.kernel if kernel == "auto" else kernel) == "cells":
+        f_col = cr.f_col_schema if raw else cr.f_col
+        covered = _run_parallel(
+            match_cells_parallel, match_cells_serial, n, M, *cr.cell_arrays(f_col), out
+        )
+    else:
+        cond_col = cr.cond_col_schema if raw else cr.cond_col
+        covered = _run_parallel(
+            match_parallel, match_serial, n, M, *cr.kernel_arrays(cond_col), out
+        )
+    return out, int(covered)
+
+
+def _evaluate_cuda(cr: CompiledRules, M: np.ndarray, raw: bool) -> np.ndarray:
+    from .kernels.match_cuda import match_cuda, to_device
+
+    if raw:
+        # a raw input read in place: send only the used columns, column-major (coalesced reads)
+        pos = {n: i for i, n in enumerate(cr.feature_names)}
+        C = np.empty((M.shape[0], len(cr.columns)), dtype=M.dtype, order="F")
+        for k, name in enumerate(cr.columns):
+            C[:, k] = M[:, pos[name]]
+        M = C
+    arrays = cr._device_cache.get("cuda")
+    if arrays is None:
+        arrays = to_device(cr.kernel_arrays())
+        cr._device_cache["cuda"] = arrays
+    return match_cuda(M, arrays)
+
+
+def match(
+    rules: RuleSet | CompiledRules, X: Any, device: str = "auto", kernel: str = "auto"
+) -> np.ndarray:
+    """Index (int64) of the first rule that matches each row; -1 where no rule matches.
+
+    ``X``: a 2-D numpy array (columns in schema order), a pandas / polars data frame, a pyarrow
+    table, a mapping of column name to values, a list of dicts or a file path. ``device``:
+    ``"auto"`` (GPU for large batches when one is present), ``"cpu"`` or ``"cuda"``.
+    """
+    return evaluate(rules, X, device, kernel)[0]
