@@ -64,7 +64,7 @@ def load_table(name: str, quick: bool = False, seed: int = 0) -> Table:
     if name == "fraud":
         from datasets.synthetic import make_fraud
 
-        n = 60_000 if quick else 400_000
+        n = 50_000 if quick else 150_000
         ds = make_fraud(n, n_features=50, fraud_rate=0.005, random_state=seed)
         note = f"make_fraud({n:,}, 50 features, fraud_rate=0.005)"
         return Table(name, ds.X, ds.y.astype(np.int64), tuple(ds.categorical), note)

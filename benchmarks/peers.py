@@ -498,10 +498,10 @@ def default_peers(n_classes: int, quick: bool = False, n_rows: int = 0) -> list[
     """The peer configurations of the benchmark.
 
     ``n_rows`` (calibration rows) sets the row caps of the slow peers: RIPPER (wittgenstein is
-    pure pandas) at 20k rows, the skope-rules family at 100k, GreedyRuleList at 50k.
+    pure pandas) at 10k rows, the skope-rules family at 100k, GreedyRuleList at 50k.
     """
     binary = n_classes == 2
-    ripper_cap = 5_000 if quick else 20_000
+    ripper_cap = 5_000 if quick else 10_000
     skope_cap = 20_000 if quick else 100_000
     peers: list[Peer] = [TreeLeaves(min_samples_leaf=k) for k in (1, 5, 20)]
     precisions = (0.9, 0.99) if quick else (0.9, 0.95, 0.99)
