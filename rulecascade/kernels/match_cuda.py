@@ -17,14 +17,18 @@ THREADS_PER_BLOCK = 256
 
 _lock = threading.Lock()
 _kernel: Any = None
+# numba.cuda, bound on first use. A module global (not a local) on purpose: numba's simulator
+# swaps the ``cuda`` a kernel sees through the kernel function's globals.
+cuda: Any = None
 
 
 def _get_kernel() -> Any:
-    global _kernel
+    global _kernel, cuda
     with _lock:
         if _kernel is None:
-            from numba import cuda
+            from numba import cuda as _cuda
 
+            cuda = _cuda
             row = cuda.jit(device=True)(match_row)
 
             @cuda.jit
@@ -61,9 +65,9 @@ def _get_kernel() -> Any:
 
 def to_device(arrays: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
     """Copy the rule arrays to the GPU (done once per compiled rule set)."""
-    from numba import cuda
+    from numba import cuda as _cuda
 
-    return tuple(cuda.to_device(np.ascontiguousarray(a)) for a in arrays)
+    return tuple(_cuda.to_device(np.ascontiguousarray(a)) for a in arrays)
 
 
 def match_cuda(M: Any, rule_arrays: tuple[Any, ...]) -> np.ndarray:
@@ -72,14 +76,12 @@ def match_cuda(M: Any, rule_arrays: tuple[Any, ...]) -> np.ndarray:
     ``rule_arrays`` are the eight flat arrays in kernel order (host or device); returns a host
     int64 array.
     """
-    from numba import cuda
-
     n = int(M.shape[0])
     out_host = np.empty(n, dtype=np.int64)
     if n == 0:
         return out_host
     kernel = _get_kernel()
-    d_M = M if cuda.is_cuda_array(M) else cuda.to_device(np.asfortranarray(M))
+    d_M = cuda.to_device(np.asfortranarray(M)) if isinstance(M, np.ndarray) else M
     d_out = cuda.device_array(n, dtype=np.int64)
     blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
     kernel[blocks, THREADS_PER_BLOCK](d_M, *rule_arrays, d_out)
