@@ -330,15 +330,23 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-def _validation_rows(rules: RuleSet) -> int | None:
-    """Rows of the fit's validation split, where the learner recorded them."""
+def split_rows(rules: RuleSet) -> dict[str, int]:
+    """Rows per fit stage (growth, validation, certification, ...) as the learner recorded them
+    in ``rules.metadata`` (``"split_rows"``, or the learner's ``"rows"``); empty when unknown."""
     for key in ("split_rows", "rows"):
         split = rules.metadata.get(key)
-        if isinstance(split, Mapping):
-            v = split.get("validation")
-            if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-                return v
-    return None
+        if isinstance(split, Mapping) and split:
+            return {
+                str(k): v
+                for k, v in split.items()
+                if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            }
+    return {}
+
+
+def _validation_rows(rules: RuleSet) -> int | None:
+    v = split_rows(rules).get("validation")
+    return v if v else None
 
 
 def audit_from_counts(

@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -311,7 +312,8 @@ def _show_text(rules: RuleSet, path: str) -> str:
 def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
     conf = f"{100 * report.confidence:g}%"
     lines = [
-        f"audit of {rules_path} on {data_path}: {report.rows:,} rows, {len(report.rules)} rules",
+        f"audit of {rules_path} on {data_path}: {report.rows:,} rows, {len(report.rules)} rule"
+        + ("s" if len(report.rules) != 1 else ""),
         f"tests: alpha {report.alpha:g} family-wise over {report.tests} tests "
         f"(Bonferroni: {report.alpha_per_test:.3g} each)",
         "",
@@ -661,19 +663,24 @@ def fit(
         mode="fidelity" if model_column else "truth",
         random_state=seed,
     )
-    with progress.task(f"fitting rules on {df.height:,} rows", quiet=quiet):
+    with (
+        progress.task(f"fitting rules on {df.height:,} rows", quiet=quiet),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
         try:
             learner.fit(X, y)
-        except InputError as e:
-            raise InputError(f"{data}: {_one_line(e)}") from None
+        except ValueError as e:  # InputError, and the learner's checks of the labels
+            raise CliError(f"{data}: {_one_line(e)}") from None
+    for w in caught:
+        click.echo(f"warning: {_one_line(w.message)}", err=True)
     rules = learner.rules_
     rules.save(out)
-    _print_fit_summary(rules, learner, X, df, target, model_column, data, out)
+    _print_fit_summary(rules, X, df, target, model_column, data, out)
 
 
 def _print_fit_summary(
     rules: RuleSet,
-    learner: Any,
     X: pl.DataFrame,
     df: pl.DataFrame,
     target: str,
@@ -684,12 +691,11 @@ def _print_fit_summary(
     from .audit import _match, label_indices
 
     click.echo(f"wrote {out}: {len(rules.rules)} rules on {len(rules.used_features)} features")
-    stages = rules.metadata.get("split_rows")
-    if isinstance(stages, dict) and stages:
-        click.echo(
-            "rows per stage: "
-            + ", ".join(f"{k} {v:,}" for k, v in stages.items() if isinstance(v, int))
-        )
+    from .audit import split_rows
+
+    stages = split_rows(rules)
+    if stages:
+        click.echo("rows per stage: " + ", ".join(f"{k} {v:,}" for k, v in stages.items()))
     for line in _guarantee_lines(rules):
         click.echo(line)
     if not rules.rules:

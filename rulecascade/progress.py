@@ -48,7 +48,7 @@ class Task:
             total=total,
             desc=desc,
             unit=unit,
-            unit_scale=total is not None,
+            unit_scale=total is not None and unit == "rows",
             delay=DELAY_S,
             leave=False,
             file=sys.stderr,

@@ -1,0 +1,186 @@
+"""`rulecascade fit` with the real learner, on the bundled credit-default data (10,000 rows).
+
+Each option reaches the learner and the rule file; fit -> show -> apply -> audit -> diff chain
+together; every user mistake is exit 2 and one line.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import datasets
+from rulecascade.cli import main
+from rules_export import RuleSet
+
+TARGET = "default"
+
+
+def run(*args, ok=(0,)):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code in ok, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def fails(*args) -> str:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("Error:"), result.stderr
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fit")
+    df = datasets.load("credit_default").frame.with_columns(
+        pl.col("student").cast(pl.String),
+        # an integer-coded column to pass through --categorical, and a stand-in "model"
+        (pl.col("income") // 20000).cast(pl.Int64).alias("income_band"),
+        (pl.col("balance") > 1700).cast(pl.Int64).alias("model_pred"),
+    )
+    path = d / "credit.parquet"
+    df.write_parquet(path)
+    return {"dir": d, "path": path, "frame": df}
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    out = data["dir"] / "rules.json"
+    res = run(
+        "fit",
+        data["path"],
+        "--target",
+        TARGET,
+        "--drop",
+        "model_pred",
+        "--max-error",
+        "0.01",
+        "--seed",
+        "3",
+        "-o",
+        out,
+    )
+    return out, res
+
+
+def test_fit_writes_a_certified_rule_file(fitted):
+    out, res = fitted
+    rules = RuleSet.load(out)
+    assert len(rules.rules) >= 1
+    g = rules.guarantee
+    assert g.max_error == 0.01 and g.confidence == 0.95 and g.mode == "truth"
+    assert "model_pred" not in rules.feature_names and TARGET not in rules.feature_names
+    assert set(rules.feature_names) == {"student", "balance", "income", "income_band"}
+    assert rules.fit_params["random_state"] == 3
+    text = res.stdout
+    assert f"wrote {out}: {len(rules.rules)} rule" in text
+    assert "rows per stage: calibration 10,000, growth" in text
+    assert "on the rows they answer: accuracy vs 'default'" in text
+
+
+def test_same_seed_same_rules_and_the_chain(fitted, data, tmp_path):
+    out, _ = fitted
+    again = tmp_path / "again.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred",
+        "--max-error", "0.01", "--seed", "3", "-o", again,
+    )  # fmt: skip
+    assert "identical (exit 0)" in run("diff", out, again).stdout
+    assert "IF " in run("show", out).stdout
+    applied = tmp_path / "applied.csv"
+    run("apply", out, data["path"], "-o", applied)
+    got = pl.read_csv(applied)
+    assert got.height == 10_000 and got.columns[-2:] == ["rule_id", "prediction"]
+    # auditing on its own calibration data: every bound holds
+    doc = json.loads(run("audit", out, data["path"], "--target", TARGET, "--format", "json").stdout)
+    assert doc["holds"] is True
+    assert all(r["fit_coverage"] is not None for r in doc["rules"])
+
+
+def test_other_seed_is_a_difference(fitted, data, tmp_path):
+    out, _ = fitted
+    other = tmp_path / "other.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred",
+        "--max-error", "0.01", "--seed", "4", "-o", other,
+    )  # fmt: skip
+    res = run("diff", out, other, ok=(1,))
+    assert "fit_params random_state: 3 -> 4" in res.stdout
+    assert res.stdout.rstrip().endswith("different (exit 1)")
+
+
+def test_fidelity_mode_per_class_caps_and_categorical(data, tmp_path):
+    out = tmp_path / "fid.json"
+    res = run(
+        "fit", data["path"], "--target", TARGET, "--model-column", "model_pred",
+        "--max-error", "0.02", "--per-class-max-error", "1=0.05",
+        "--categorical", "income_band", "--seed", "0", "-o", out,
+    )  # fmt: skip
+    rules = RuleSet.load(out)
+    g = rules.guarantee
+    assert g.mode == "fidelity" and g.max_error == 0.02
+    assert g.per_class_max_error == ((1, 0.05),)
+    assert rules.feature("income_band").kind == "categorical"
+    assert "model_pred" not in rules.feature_names and TARGET not in rules.feature_names
+    assert "agreement with the model" in res.stdout
+    assert "accuracy vs 'default'" in res.stdout
+
+
+def test_fit_reports_when_no_rule_qualifies(tmp_path):
+    df = pl.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 2})
+    path = tmp_path / "noise.csv"
+    df.write_csv(path)
+    res = run("fit", path, "--target", "y", "--seed", "0", "-o", tmp_path / "r.json")
+    assert "0 rules" in res.stdout
+    assert res.stderr.startswith("warning: ") and len(res.stderr.strip().splitlines()) == 1
+    assert RuleSet.load(tmp_path / "r.json").rules == ()
+
+
+def test_fit_user_errors(data, tmp_path):
+    p, out = data["path"], tmp_path / "r.json"
+    assert "missing target column 'nope'" in fails("fit", p, "--target", "nope", "-o", out)
+    assert "missing model column 'm'" in fails(
+        "fit", p, "--target", TARGET, "--model-column", "m", "-o", out
+    )
+    assert "--model-column must differ from --target" in fails(
+        "fit", p, "--target", TARGET, "--model-column", TARGET, "-o", out
+    )
+    assert "missing --drop column 'zzz'" in fails(
+        "fit", p, "--target", TARGET, "--drop", "zzz", "-o", out
+    )
+    assert "column 'balance' is Float64; --categorical needs string or integer" in fails(
+        "fit", p, "--target", TARGET, "--categorical", "balance", "-o", out
+    )
+    assert "expected LABEL=EPS" in fails(
+        "fit", p, "--target", TARGET, "--per-class-max-error", "0.01", "-o", out
+    )
+    assert "strictly between 0 and 1" in fails(
+        "fit", p, "--target", TARGET, "--per-class-max-error", "1=2", "-o", out
+    )
+    assert "label 'fraud' does not occur in column 'default'" in fails(
+        "fit", p, "--target", TARGET, "--per-class-max-error", "fraud=0.01", "-o", out
+    )
+    assert "--max-error" in fails("fit", p, "--target", TARGET, "--max-error", "0", "-o", out)
+    assert "Missing option '-o'" in fails("fit", p, "--target", TARGET)
+    line = fails("fit", p, "--target", "balance", "-o", out)  # a continuous "label"
+    assert "credit.parquet" in line and "continuous" in line
+    assert "is a directory" in fails("fit", p, "--target", TARGET, "-o", tmp_path)
+    assert not out.exists()
+
+
+def test_fit_missing_labels(data, tmp_path):
+    df = data["frame"].with_columns(
+        pl.when(pl.int_range(pl.len()) == 42).then(None).otherwise(pl.col(TARGET)).alias(TARGET)
+    )
+    p = tmp_path / "holes.parquet"
+    df.write_parquet(p)
+    line = fails("fit", p, "--target", TARGET, "-o", tmp_path / "r.json")
+    assert "holes.parquet: column 'default': label is missing at row 42" in line
