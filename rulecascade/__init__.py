@@ -3,6 +3,16 @@
 __version__ = "0.1.0"
 
 _LAZY = {"RuleLearner": "learner", "NoRulesWarning": "learner"}
+_LAZY.update(  # serving: fast rule evaluation and the cascade runtime
+    {
+        "Cascade": "runtime",
+        "CascadeError": "runtime",
+        "CascadeStats": "runtime",
+        "CompiledRules": "evaluate",
+        "compile_rules": "evaluate",
+        "match": "evaluate",
+    }
+)
 
 
 def __getattr__(name: str):
