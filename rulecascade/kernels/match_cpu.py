@@ -158,7 +158,7 @@ def _cells_block(
                 for k in range(s, s + K):
                     t = thr[k]
                     for j in range(B):
-                        cell[j] += 1 if t < bf[j] else 0
+                        cell[j] += t < bf[j]
             else:
                 for j in range(B):
                     x = bf[j]
@@ -175,22 +175,23 @@ def _cells_block(
             for j in range(B):
                 x = bf[j]
                 cell[j] = int(x) if (x >= 0.0 and x < K) else K
-        for j in range(B):  # NaN (missing) satisfies no condition: its own cell
-            cell[j] = K + 1 if bf[j] != bf[j] else cell[j]
         alive = np.uint64(0)
+        nan_cell = K + 1  # NaN (missing) satisfies no condition: a cell of its own
         if W == 1:
             if f == 0:
                 for j in range(B):
-                    acc[j] = tab[base + cell[j]]
+                    v = tab[base + (nan_cell if bf[j] != bf[j] else cell[j])]
+                    acc[j] = v
+                    alive |= v
             else:
                 for j in range(B):
-                    acc[j] &= tab[base + cell[j]]
-            for j in range(B):
-                alive |= acc[j]
+                    v = acc[j] & tab[base + (nan_cell if bf[j] != bf[j] else cell[j])]
+                    acc[j] = v
+                    alive |= v
         else:
             for j in range(B):
                 o = j * W
-                c = base + cell[j] * W
+                c = base + (nan_cell if bf[j] != bf[j] else cell[j]) * W
                 if f == 0:
                     for w in range(W):
                         acc[o + w] = tab[c + w]
