@@ -433,8 +433,7 @@ class Cascade:
     def _model_labels(self, out: np.ndarray, batch: int, who: str) -> np.ndarray:
         """Validate the model's labels and give them the cascade's label dtype where possible."""
         if self.validate_labels:
-            values = np.unique(out) if out.dtype.kind != "O" else _unique_objects(out)
-            bad = [v for v in values if _label_key_or_none(v) not in self._class_keys]
+            bad = [] if self._labels_in_range(out) else self._invalid_labels(out)
             if bad:
                 self._fail(
                     batch,
@@ -456,6 +455,23 @@ class Cascade:
                 except OverflowError:
                     return out
         return out
+
+    def _labels_in_range(self, out: np.ndarray) -> bool:
+        """Fast check (min/max, no sort) for the common case of contiguous integer classes."""
+        if out.dtype.kind not in "iu" or self._labels.dtype.kind != "i" or not out.size:
+            return False
+        classes = self._labels
+        lo, hi = int(classes.min()), int(classes.max())
+        if hi - lo + 1 != classes.size:
+            return False
+        return lo <= int(out.min()) and int(out.max()) <= hi
+
+    def _invalid_labels(self, out: np.ndarray) -> list[Any]:
+        if out.dtype.kind == "b":
+            values = [v for v in (False, True) if (out.any() if v else not out.all())]
+        else:
+            values = np.unique(out) if out.dtype.kind != "O" else _unique_objects(out)
+        return [v for v in values if _label_key_or_none(v) not in self._class_keys]
 
     def _merged_dtype(self, out: np.ndarray) -> np.dtype:
         """Common dtype of rule labels and model labels: object only when their kinds differ."""

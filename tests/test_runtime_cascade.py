@@ -318,3 +318,30 @@ def test_rules_from_json_file_and_repr(tmp_path):
         Cascade(RULES, 42)
     with pytest.raises(ValueError, match="device"):
         Cascade(RULES, Recorder(), device="gpu")
+
+
+@pytest.mark.parametrize(
+    "classes, returned, ok",
+    [
+        ((0, 5), [5, 0, 5], True),
+        ((0, 5), [5, 3, 0], False),  # inside the range of the classes, yet not a class
+        ((1, 2, 3), [1, 3, 2], True),
+        ((1, 2, 3), [0, 1, 1], False),
+        ((False, True), [True, False, True], True),
+        ((True,), [True, False, True], False),
+        ((True, False), [1, 0, 1], False),  # 1 is not True: labels keep their type
+        (("x", "y"), ["y", "x", "y"], True),
+        (("x", "y"), ["y", "z", "y"], False),
+    ],
+)
+def test_label_validation(classes, returned, ok):
+    rs = RuleSet((Feature("v"),), classes, (Rule((Interval("v", 100.0, None),), classes[0]),))
+    c = Cascade(rs, lambda rows: np.array(returned))
+    X = np.array([[0.0], [1.0], [2.0], [200.0]])
+    if ok:
+        out = c.predict(X)
+        assert list(out[:3]) == returned and out[3] == classes[0]
+        assert out.dtype.kind == np.asarray(classes).dtype.kind
+    else:
+        with pytest.raises(CascadeError, match="not one of the rule set's classes"):
+            c.predict(X)
