@@ -141,10 +141,8 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
 # --- counting ----------------------------------------------------------------------------------
 def _match(rules: RuleSet, X: Any) -> np.ndarray:
     """The first matching rule per row (-1: none), by the fast evaluator."""
-    try:
-        from .evaluate import match
-    except ImportError:  # pragma: no cover - the numba evaluator is not installed
-        from rules_export.reference import match
+    from .evaluate import match
+
     return np.asarray(match(rules, X), dtype=np.int64)
 
 
