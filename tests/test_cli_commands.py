@@ -235,6 +235,32 @@ def test_export_json_to_stdout_and_file(files, tmp_path):
     assert out.read_text() == files["rules"].read_text()
 
 
+def test_export_sql_runs_in_duckdb_with_the_same_rule_per_row(files, tmp_path):
+    import duckdb
+
+    out = tmp_path / "rules.sql"
+    run("export", files["rules"], "--to", "sql", "--table", "bc", "-o", out)
+    con = duckdb.connect()
+    con.register("bc", files["frame"].with_row_index("row_nr").to_arrow())
+    got = con.execute(
+        f'SELECT "rule_id" FROM ({out.read_text()}) AS q ORDER BY "row_nr"'
+    ).fetchall()
+    want = reference_match(RuleSet.load(files["rules"]), files["frame"])
+    np.testing.assert_array_equal([r[0] for r in got], want)
+    expr = run("export", files["rules"], "--to", "sql", "--form", "rule_id", "--dialect", "sqlite")
+    assert expr.stdout.startswith("CASE WHEN")
+
+
+def test_export_python_module_gives_the_same_rule_per_row(files, tmp_path):
+    out = tmp_path / "rules_module.py"
+    run("export", files["rules"], "--to", "python", "-o", out)
+    ns: dict = {}
+    exec(compile(out.read_text(), str(out), "exec"), ns)
+    cols = {c: files["frame"][c].to_list() for c in files["features"]}
+    want = reference_match(RuleSet.load(files["rules"]), files["frame"])
+    assert ns["match_columns"](cols) == want.tolist()
+
+
 # --- audit -----------------------------------------------------------------------------------------
 def test_audit_holds_exit_0(files):
     res = run("audit", files["rules"], files["parquet"], "--target", TARGET)
