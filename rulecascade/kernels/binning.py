@@ -32,20 +32,23 @@ def bin_columns(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
                     out[i, j] = cat_map[j, np.int64(v)]
         else:
             ne = n_edges[j]
+            e = edges[j]
             for i in range(n):
                 v = values[i, j]
                 if np.isnan(v):
                     out[i, j] = MISSING
                     continue
-                lo = 0
-                hi = ne
-                while lo < hi:  # first edge >= v
-                    mid = (lo + hi) >> 1
-                    if edges[j, mid] < v:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                out[i, j] = lo
+                if ne == 0:
+                    out[i, j] = 0
+                    continue
+                # branchless lower bound: the number of edges strictly below v
+                base = 0
+                m = ne
+                while m > 1:
+                    half = m >> 1
+                    base = base + half if e[base + half] < v else base
+                    m -= half
+                out[i, j] = base + (1 if e[base] < v else 0)
 
 
 @njit(cache=True, parallel=True)

@@ -32,19 +32,43 @@ def _allowed(masks, k, f, b):
     return (masks[k, f, b >> 6] >> np.uint64(b & 63)) & np.uint64(1)
 
 
+@njit(cache=True)
+def _prepare(masks, k, bin_freq, feats, lut):
+    """Constrained features of box ``k``, most selective first (by ``bin_freq``, the share of
+    rows per bin), and a byte table ``lut[q, b]`` = bin ``b`` allowed by the q-th condition.
+    The order only speeds up rejection; it never changes a result."""
+    nf = _constrained(masks, k, feats)
+    share = np.empty(nf, np.float64)
+    for q in range(nf):
+        f = feats[q]
+        a = 0.0
+        for b in range(256):
+            if _allowed(masks, k, f, b):
+                a += bin_freq[f, b]
+        share[q] = a
+    order = np.argsort(share, kind="mergesort")
+    tmp = feats[:nf].copy()
+    for q in range(nf):
+        f = tmp[order[q]]
+        feats[q] = f
+        for b in range(256):
+            lut[q, b] = _allowed(masks, k, f, b)
+    return nf
+
+
 @njit(cache=True, parallel=True)
-def box_counts(codes, y, rows, masks, n_classes, out):
+def box_counts(codes, y, rows, masks, bin_freq, out):
     """``out[k, c]`` += rows of class ``c`` (among ``rows``) inside box ``k``."""
     n_features = codes.shape[1]
     for k in prange(masks.shape[0]):
         feats = np.empty(n_features, np.int64)
-        nf = _constrained(masks, k, feats)
+        lut = np.empty((n_features, 256), np.uint8)
+        nf = _prepare(masks, k, bin_freq, feats, lut)
         for r in range(rows.shape[0]):
             i = rows[r]
             ok = True
             for q in range(nf):
-                f = feats[q]
-                if _allowed(masks, k, f, codes[i, f]) == 0:
+                if lut[q, codes[i, feats[q]]] == 0:
                     ok = False
                     break
             if ok:
@@ -52,7 +76,7 @@ def box_counts(codes, y, rows, masks, n_classes, out):
 
 
 @njit(cache=True, parallel=True)
-def box_margins(codes, y, rows, masks, n_classes, out_hist, out_in):
+def box_margins(codes, y, rows, masks, bin_freq, out_hist, out_in):
     """Class counts per bin of each constrained feature ``f`` of the rows that satisfy every
     condition of box ``k`` except possibly the one on ``f``.
 
@@ -63,14 +87,15 @@ def box_margins(codes, y, rows, masks, n_classes, out_hist, out_in):
     n_features = codes.shape[1]
     for k in prange(masks.shape[0]):
         feats = np.empty(n_features, np.int64)
-        nf = _constrained(masks, k, feats)
+        lut = np.empty((n_features, 256), np.uint8)
+        nf = _prepare(masks, k, bin_freq, feats, lut)
         for r in range(rows.shape[0]):
             i = rows[r]
             nv = 0
             vf = -1
             for q in range(nf):
                 f = feats[q]
-                if _allowed(masks, k, f, codes[i, f]) == 0:
+                if lut[q, codes[i, f]] == 0:
                     nv += 1
                     vf = f
                     if nv >= 2:
@@ -91,21 +116,23 @@ def _within(err, n, rate):
 
 
 @njit(cache=True, parallel=True)
-def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate, active, gains):
-    """Apply to each active box the single relaxation that adds the most rows while the box keeps
-    its errors within ``floor(budget_rate * n)``: widen one numeric interval (up, then down, or
-    down, then up), add categories to one set, or drop one condition altogether (which also
-    admits the rows missing that feature). A drop that adds no row is still applied
-    (simplification). ``gains[k]``: rows added, 0 for a pure simplification, -1 when nothing
-    changed. ``can_full[f]``: whether the full non-missing range of ``f`` can be written as a
-    condition (it cannot when the data hold both -inf and +inf).
+def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate, multi, gains):
+    """Relax each box where its margins allow, keeping its errors within
+    ``floor(budget_rate * n)``: widen a numeric interval (up then down, or down then up), add
+    categories to a set, or drop a condition altogether (which also admits the rows missing that
+    feature; a drop that adds no row is a simplification and is applied too).
+
+    Each feature's best relaxation is computed on its own margin histogram. With ``multi[k]``
+    every feature's best relaxation is applied at once (rows outside on several features may
+    then enter: the caller checks the result and reverts to single steps if the budget broke);
+    otherwise only the one adding the most rows. ``gains[k]``: rows added by the step (0: only
+    simplifications), -1 when nothing changed. ``can_full[f]``: whether the full non-missing
+    range of ``f`` can be written as a condition (not when the data hold both -inf and +inf).
     """
     n_features = masks.shape[1]
     n_classes = inbox.shape[1]
     for k in prange(masks.shape[0]):
         gains[k] = -1
-        if not active[k]:
-            continue
         lab = labels[k]
         n_in = 0
         for c in range(n_classes):
@@ -115,12 +142,11 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
         nf = _constrained(masks, k, feats)
         tot = np.zeros(256, np.int64)
         err = np.zeros(256, np.int64)
-        best_gain = -1
-        best_f = -1
-        best_kind = -1  # 0 range, 1 drop, 2 category set
-        best_lo = 0
-        best_hi = 0
-        best_set = np.zeros(4, np.uint64)
+        f_gain = np.full(nf, -1, np.int64)
+        f_kind = np.full(nf, -1, np.int64)  # 0 range, 1 drop, 2 category set
+        f_lo = np.zeros(nf, np.int64)
+        f_hi = np.zeros(nf, np.int64)
+        f_set = np.zeros((nf, 4), np.uint64)
         cand_set = np.zeros(4, np.uint64)
         order = np.empty(256, np.int64)
         key = np.empty(256, np.float64)
@@ -137,13 +163,6 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                 err[b] = t - hist[k, f, b, lab]
                 n_all += t
                 e_all += err[b]
-            # option: drop the condition
-            if _within(e_all, n_all, budget_rate):
-                g = n_all - n_in
-                if g > best_gain or (g == best_gain and best_kind != 1):
-                    best_gain = g
-                    best_f = f
-                    best_kind = 1
             if is_cat[f]:
                 # add categories, purest first, while the box stays within budget
                 n_ord = 0
@@ -152,26 +171,24 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                         order[n_ord] = b
                         key[n_ord] = err[b] / tot[b] - tot[b] * 1e-12
                         n_ord += 1
-                if n_ord == 0:
-                    continue
-                idx = np.argsort(key[:n_ord], kind="mergesort")
-                run_n = n_in
-                run_e = e_in
-                cand_set[:] = masks[k, f]
-                g = 0
-                for qq in range(n_ord):
-                    b = order[idx[qq]]
-                    run_n += tot[b]
-                    run_e += err[b]
-                    if not _within(run_e, run_n, budget_rate):
-                        break
-                    cand_set[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
-                    g = run_n - n_in
-                if g > best_gain:
-                    best_gain = g
-                    best_f = f
-                    best_kind = 2
-                    best_set[:] = cand_set
+                if n_ord > 0:
+                    idx = np.argsort(key[:n_ord], kind="mergesort")
+                    run_n = n_in
+                    run_e = e_in
+                    cand_set[:] = masks[k, f]
+                    g = 0
+                    for qq in range(n_ord):
+                        b = order[idx[qq]]
+                        run_n += tot[b]
+                        run_e += err[b]
+                        if not _within(run_e, run_n, budget_rate):
+                            break
+                        cand_set[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+                        g = run_n - n_in
+                    if g > 0:
+                        f_gain[q] = g
+                        f_kind[q] = 2
+                        f_set[q] = cand_set
             else:
                 lo = -1
                 hi = -1
@@ -180,80 +197,92 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                         if lo < 0:
                             lo = b
                         hi = b
-                if lo < 0:
-                    continue
-                for first_up in range(2):
-                    run_n = n_in
-                    run_e = e_in
-                    nlo = lo
-                    nhi = hi
-                    for side in range(2):
-                        up = (side == 0) == (first_up == 1)
-                        base_n = run_n
-                        base_e = run_e
-                        acc_n = base_n
-                        acc_e = base_e
-                        if up:
-                            for b in range(nhi + 1, nb):
-                                acc_n += tot[b]
-                                acc_e += err[b]
-                                if _within(acc_e, acc_n, budget_rate):
-                                    if not (nlo == 0 and b == nb - 1 and not can_full[f]):
-                                        nhi = b
-                                        run_n = acc_n
-                                        run_e = acc_e
-                                elif budget_rate == 0.0:
-                                    break
-                        else:
-                            for b in range(nlo - 1, -1, -1):
-                                acc_n += tot[b]
-                                acc_e += err[b]
-                                if _within(acc_e, acc_n, budget_rate):
-                                    if not (b == 0 and nhi == nb - 1 and not can_full[f]):
-                                        nlo = b
-                                        run_n = acc_n
-                                        run_e = acc_e
-                                elif budget_rate == 0.0:
-                                    break
-                    g = run_n - n_in
-                    if g > best_gain:
-                        best_gain = g
-                        best_f = f
-                        best_kind = 0
-                        best_lo = nlo
-                        best_hi = nhi
-        if best_f < 0:
+                if lo >= 0:
+                    for first_up in range(2):
+                        run_n = n_in
+                        run_e = e_in
+                        nlo = lo
+                        nhi = hi
+                        for side in range(2):
+                            up = (side == 0) == (first_up == 1)
+                            acc_n = run_n
+                            acc_e = run_e
+                            if up:
+                                for b in range(nhi + 1, nb):
+                                    acc_n += tot[b]
+                                    acc_e += err[b]
+                                    if _within(acc_e, acc_n, budget_rate):
+                                        if not (nlo == 0 and b == nb - 1 and not can_full[f]):
+                                            nhi = b
+                                            run_n = acc_n
+                                            run_e = acc_e
+                                    elif budget_rate == 0.0:
+                                        break
+                            else:
+                                for b in range(nlo - 1, -1, -1):
+                                    acc_n += tot[b]
+                                    acc_e += err[b]
+                                    if _within(acc_e, acc_n, budget_rate):
+                                        if not (b == 0 and nhi == nb - 1 and not can_full[f]):
+                                            nlo = b
+                                            run_n = acc_n
+                                            run_e = acc_e
+                                    elif budget_rate == 0.0:
+                                        break
+                        g = run_n - n_in
+                        if g > 0 and g > f_gain[q]:
+                            f_gain[q] = g
+                            f_kind[q] = 0
+                            f_lo[q] = nlo
+                            f_hi[q] = nhi
+            # dropping the condition wins ties: it is the simpler rule
+            if _within(e_all, n_all, budget_rate) and n_all - n_in >= f_gain[q]:
+                f_gain[q] = n_all - n_in
+                f_kind[q] = 1
+        best = -1
+        for q in range(nf):
+            if f_kind[q] >= 0 and (best < 0 or f_gain[q] > f_gain[best]):
+                best = q
+        if best < 0:
             continue
-        if best_gain == 0 and best_kind != 1:
-            continue
-        f = best_f
-        if best_kind == 1:
-            for w in range(4):
-                masks[k, f, w] = ALL_ONES
-        elif best_kind == 2:
-            for w in range(4):
-                masks[k, f, w] = best_set[w]
-        else:
-            for w in range(4):
-                masks[k, f, w] = np.uint64(0)
-            for b in range(best_lo, best_hi + 1):
-                masks[k, f, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
-        gains[k] = best_gain
+        total = 0
+        changed = False
+        for q in range(nf):
+            if f_kind[q] < 0:
+                continue
+            if q != best and not multi[k]:
+                continue
+            f = feats[q]
+            if f_kind[q] == 1:
+                for w in range(4):
+                    masks[k, f, w] = ALL_ONES
+            elif f_kind[q] == 2:
+                for w in range(4):
+                    masks[k, f, w] = f_set[q, w]
+            else:
+                for w in range(4):
+                    masks[k, f, w] = np.uint64(0)
+                for b in range(f_lo[q], f_hi[q] + 1):
+                    masks[k, f, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+            total += f_gain[q]
+            changed = True
+        if changed:
+            gains[k] = total
 
 
 @njit(cache=True, parallel=True)
-def box_bitsets(codes, rows, masks, out_bits):
+def box_bitsets(codes, rows, masks, bin_freq, out_bits):
     """``out_bits[k]``: bitset over positions in ``rows`` of the rows inside box ``k``."""
     n_features = codes.shape[1]
     for k in prange(masks.shape[0]):
         feats = np.empty(n_features, np.int64)
-        nf = _constrained(masks, k, feats)
+        lut = np.empty((n_features, 256), np.uint8)
+        nf = _prepare(masks, k, bin_freq, feats, lut)
         for r in range(rows.shape[0]):
             i = rows[r]
             ok = True
             for q in range(nf):
-                f = feats[q]
-                if _allowed(masks, k, f, codes[i, f]) == 0:
+                if lut[q, codes[i, feats[q]]] == 0:
                     ok = False
                     break
             if ok:

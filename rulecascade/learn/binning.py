@@ -71,7 +71,7 @@ class Binner:
             col = np.sort(col[np.isfinite(col)])
             if col.size == 0:
                 continue
-            uniq = np.unique(col)
+            uniq = col[np.concatenate(([True], col[1:] != col[:-1]))]
             if uniq.size <= max_bins:
                 e = uniq[:-1]
             else:

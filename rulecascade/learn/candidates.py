@@ -127,11 +127,22 @@ def grow_trees(
     )
 
 
-def count(codes, y, rows, masks, n_classes) -> np.ndarray:
+def bin_shares(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(F, 256) share of ``rows`` in each bin of each feature (orders conditions in kernels)."""
+    out = np.zeros((codes.shape[1], 256))
+    if rows.size:
+        for f in range(codes.shape[1]):
+            out[f] = np.bincount(codes[rows, f], minlength=256) / rows.size
+    return out
+
+
+def count(codes, y, rows, masks, n_classes, shares=None) -> np.ndarray:
     """Class counts (K, C) of ``rows`` inside each box."""
     out = np.zeros((masks.shape[0], n_classes), np.int64)
     if masks.shape[0] and rows.size:
-        box_counts(codes, y, rows, masks, n_classes, out)
+        if shares is None:
+            shares = np.full((codes.shape[1], 256), 1.0 / 256)
+        box_counts(codes, y, rows, np.ascontiguousarray(masks), shares, out)
     return out
 
 
@@ -145,16 +156,20 @@ def widen(
     is_cat: np.ndarray,
     can_full: np.ndarray,
     budget_rate: float,
+    shares: np.ndarray,
     max_rounds: int | None = None,
 ) -> Boxes:
     """Widen every box side by side (and drop redundant conditions) while it stays within the
-    purity budget on ``rows``; returns the widened boxes with their counts on ``rows``."""
+    purity budget on ``rows``; returns the widened boxes with their counts on ``rows``.
+
+    A box first relaxes every feature at once; if the rows that enter at the corners break the
+    budget, the step is undone and the box continues one feature (the best) at a time.
+    """
     if len(boxes) == 0:
         return boxes
     n_features = codes.shape[1]
     masks = boxes.masks.copy()
     labels = boxes.labels.astype(np.int64)
-    counts = np.zeros((len(boxes), n_classes), np.int64)
     per_box = n_features * 256 * n_classes * 8
     batch = int(np.clip(_MEMORY // max(per_box, 1), 1, 256))
     if max_rounds is None:
@@ -162,10 +177,22 @@ def widen(
     nb = n_bins.astype(np.int64)
     ic = is_cat.astype(np.uint8)
     cf = can_full.astype(np.uint8)
+    batch = min(batch, 64)
+    done = np.zeros(len(boxes), bool)
+    skipped = np.zeros(len(boxes), bool)
     for s in range(0, len(boxes), batch):
-        sl = slice(s, min(s + batch, len(boxes)))
+        sl = np.arange(s, min(s + batch, len(boxes)))
+        if s > 0:  # a box inside an already widened box of its label would widen to the same
+            inside = _contained(masks[sl], labels[sl], masks[done], labels[done])
+            skipped[sl[inside]] = True
+            sl = sl[~inside]
+            if sl.size == 0:
+                continue
         bm = np.ascontiguousarray(masks[sl])
         bl = labels[sl]
+        multi = np.ones(bm.shape[0], np.uint8)
+        last_multi = np.zeros(bm.shape[0], bool)
+        prev = bm.copy()
         idx = np.arange(bm.shape[0])
         for _ in range(max_rounds):
             sub = np.ascontiguousarray(bm[idx])
@@ -173,23 +200,58 @@ def widen(
             gains = np.zeros(k, np.int64)
             hist = np.zeros((k, n_features, 256, n_classes), np.int64)
             inbox = np.zeros((k, n_classes), np.int64)
-            box_margins(codes, y, rows, sub, n_classes, hist, inbox)
-            widen_step(
-                hist,
-                inbox,
-                sub,
-                bl[idx],
-                nb,
-                ic,
-                cf,
-                float(budget_rate),
-                np.ones(k, np.uint8),
-                gains,
-            )
-            bm[idx] = sub
-            idx = idx[gains >= 0]
+            box_margins(codes, y, rows, sub, shares, hist, inbox)
+            n_in = inbox.sum(axis=1)
+            e_in = n_in - inbox[np.arange(k), bl[idx]]
+            broke = last_multi[idx] & (e_in > np.floor(budget_rate * n_in))
+            if broke.any():  # undo the joint step; continue one feature at a time
+                bad = idx[broke]
+                bm[bad] = prev[bad]
+                multi[bad] = 0
+                last_multi[bad] = False
+                keep = ~broke
+                sub, hist, inbox, gains = sub[keep], hist[keep], inbox[keep], gains[keep]
+                ok = idx[keep]
+            else:
+                ok = idx
+            if ok.size:
+                prev[ok] = bm[ok]
+                widen_step(
+                    hist, inbox, sub, bl[ok], nb, ic, cf, float(budget_rate), multi[ok], gains
+                )
+                bm[ok] = sub
+                last_multi[ok] = (multi[ok] == 1) & (gains > 0)
+            still = np.zeros(bm.shape[0], bool)
+            still[ok[gains >= 0]] = True
+            if broke.any():
+                still[idx[broke]] = True
+            idx = np.flatnonzero(still)
             if idx.size == 0:
                 break
+        pending = np.flatnonzero(last_multi)
+        if pending.size:  # a joint step not yet checked when the rounds ran out
+            cnt = count(codes, y, rows, bm[pending], n_classes, shares)
+            n_in = cnt.sum(axis=1)
+            e_in = n_in - cnt[np.arange(pending.size), bl[pending]]
+            bad = pending[e_in > np.floor(budget_rate * n_in)]
+            bm[bad] = prev[bad]
         masks[sl] = bm
-        counts[sl] = count(codes, y, rows, bm, n_classes)
+        done[sl] = True
+    keep = np.flatnonzero(~skipped)
+    masks, labels = masks[keep], labels[keep]
+    counts = count(codes, y, rows, masks, n_classes, shares)
     return Boxes(masks, labels, counts)
+
+
+def _contained(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarray) -> np.ndarray:
+    """For each box in ``a``: is it inside some box of ``b`` with the same label?"""
+    out = np.zeros(a.shape[0], bool)
+    if b.shape[0] == 0:
+        return out
+    for i in range(a.shape[0]):
+        same = lb == la[i]
+        if not same.any():
+            continue
+        extra = a[i][None] & ~b[same]  # bins allowed by a but not by b
+        out[i] = bool((~extra.any(axis=(1, 2))).any())
+    return out

@@ -12,11 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from ..kernels.boxes import match_rules
 from .binning import Binner
-from .bounds import Certification, binomial_pvalue, certify, precision_lower_bound, rows_needed
-from .candidates import Boxes, count, dedupe, grow_trees, widen
+from .bounds import (
+    Certification,
+    binomial_pvalue,
+    certify,
+    error_upper_bound,
+    precision_lower_bound,
+    rows_needed,
+)
+from .candidates import Boxes, bin_shares, count, dedupe, grow_trees, widen
 from .select import bitsets, select_greedy
 from .thresholds import shortest_decimal
 
@@ -42,11 +50,13 @@ class Config:
     max_features: int | None = None
     min_support: int | None = None  # growth rows; None: derived from the target
     max_bins: int = 255
-    n_widen: int = 512
+    n_widen: int = 256
     certify: bool = True
     rule_slack: float = 1.0  # a rule qualifies when its precision bound >= 1 - slack * eps
-    union_share: float = 0.5  # selection keeps the union's validation error <= share * eps
+    union_z: float = 3.0  # selection keeps the union's validation error bound, at z * the
+    # normal quantile of the confidence, below max_error (room for certification noise)
     subsample: float = 0.6
+    purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     max_growth_rows: int = 300_000
     max_depth: int = 40
 
@@ -296,7 +306,7 @@ def learn_rules(
             2, int(math.ceil(0.5 * m_rule * ratio)), grow_rows.size // (10 * cfg.max_rules)
         )
     min_seed = max(2, min_cand // 8)
-    budget_rate = 0.5 * eps
+    budget_rate = cfg.purity_share * eps
     priors = np.bincount(y[grow_rows], minlength=n_classes) / max(grow_rows.size, 1)
     for c, cap in cfg.class_caps:
         if priors[c] > 0:
@@ -317,6 +327,8 @@ def learn_rules(
         if not binner.is_cat[f] and nb[f] >= 1:
             can_full[f] = np.isfinite(above[f, 0]) or np.isfinite(below[f, nb[f] - 1])
     y32 = y.astype(np.int32)
+    codes_c = np.ascontiguousarray(codes)  # row-major copy: box kernels read whole rows
+    shares = bin_shares(codes, grow_rows)
     timings["bin"] = time.perf_counter() - t
 
     # --- grow --------------------------------------------------------------------------------
@@ -346,13 +358,12 @@ def learn_rules(
     t = time.perf_counter()
     pool = Boxes.concat([cands, seeds], n_features, n_classes)
     if len(pool):
-        # growth counts on the whole growth split, then the largest boxes per class first
-        pool.counts = count(codes, y32, grow_rows, pool.masks, n_classes)
+        # the largest boxes (by their counts in the tree that grew them) per class first
         sup = pool.counts[np.arange(len(pool)), pool.labels]
         order = np.lexsort((np.arange(len(pool)), -sup))
         take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
         widened = widen(
-            codes,
+            codes_c,
             y32,
             grow_rows,
             pool.take(order[take]),
@@ -361,9 +372,10 @@ def learn_rules(
             binner.is_cat,
             can_full,
             budget_rate,
+            shares,
         )
         allb = dedupe(Boxes.concat([widened, cands], n_features, n_classes))
-        allb.counts = count(codes, y32, grow_rows, allb.masks, n_classes)
+        allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
     else:
         widened = pool
         allb = pool
@@ -378,7 +390,7 @@ def learn_rules(
 
     # --- validate ----------------------------------------------------------------------------
     t = time.perf_counter()
-    vcounts = count(codes, y32, val_rows, allb.masks, n_classes)
+    vcounts = count(codes_c, y32, val_rows, allb.masks, n_classes, shares)
     vn = vcounts.sum(axis=1)
     vk = vcounts[np.arange(len(allb)), allb.labels] if len(allb) else np.zeros(0, np.int64)
     vbound = precision_lower_bound(vk, vn, conf) if len(allb) else np.zeros(0)
@@ -394,9 +406,22 @@ def learn_rules(
     # --- select ------------------------------------------------------------------------------
     t = time.perf_counter()
     qb = allb.take(qual)
-    bits = bitsets(codes, val_rows, qb.masks)
+    bits = bitsets(codes_c, val_rows, qb.masks, shares)
     n_val_c = np.bincount(y[val_rows], minlength=n_classes)
-    budgets = {c: cfg.union_share * cap * n_val_c[c] for c, cap in cfg.class_caps}
+    # union: its error bound at a stricter confidence still below eps (room for the noise of
+    # certification), or, while small, a bound below eps and half the target error rate;
+    # class caps: at most half the cap on the validation rows of the class
+    conf_u = float(stats.norm.cdf(cfg.union_z * stats.norm.ppf(conf)))
+
+    def union_ok(errors: int, covered: int) -> bool:
+        if error_upper_bound(errors, covered, conf_u) <= eps:
+            return True
+        # small unions: qualify like a single rule, with at most half the target error rate
+        return bool(
+            errors <= 0.5 * eps * covered and error_upper_bound(errors, covered, conf) <= eps
+        )
+
+    budgets = {c: 0.5 * cap * n_val_c[c] for c, cap in cfg.class_caps}
     picks, sel_reason, sel_info = select_greedy(
         bits,
         qb.labels,
@@ -404,7 +429,7 @@ def learn_rules(
         y[val_rows],
         n_classes,
         max_rules=cfg.max_rules,
-        union_error_rate=cfg.union_share * eps,
+        union_ok=union_ok,
         class_error_budget=budgets,
     )
     timings["select"] = time.perf_counter() - t
@@ -432,7 +457,7 @@ def learn_rules(
     ch_vcounts = ch_vcounts[keep]
     program = compile_rules(conds, n_categories)
     labels = chosen.labels.astype(np.int64)
-    gcounts = count(codes, y32, grow_rows, chosen.masks, n_classes)
+    gcounts = count(codes_c, y32, grow_rows, chosen.masks, n_classes, shares)
 
     # the rendered thresholds keep the binned partition on growth and validation rows
     fr_match = match(values[fit_rows], program)
@@ -492,8 +517,9 @@ def _round_robin(labels: np.ndarray, n_classes: int, limit: int) -> np.ndarray:
 
 def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> int:
     """First prefix to test, chosen on validation rows only (never on certification rows):
-    the shortest prefix whose validation counts, rescaled to the certification size, would
-    pass every test with a margin; else the prefix with the smallest predicted p-value."""
+    the shortest prefix whose validation counts, rescaled to the certification size and with
+    errors made pessimistic (k -> k + 2 sqrt(k + 1) + 1), would pass every test with a margin;
+    else the prefix with the smallest predicted p-value."""
     n_rules = labels.size
     if n_rules == 0:
         return 1
@@ -503,11 +529,15 @@ def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> i
     wrong = labels[r] != yv[cov]
     m = np.cumsum(np.bincount(r, minlength=n_rules)) * scale
     e = np.cumsum(np.bincount(r[wrong], minlength=n_rules)) * scale
-    p = [binomial_pvalue(np.floor(e), np.floor(m), cfg.max_error)]
+
+    def pessimistic(k):  # validation counts are optimistic for the rules selection picked
+        return np.ceil(k + 2.0 * np.sqrt(k + 1.0) + 1.0)
+
+    p = [binomial_pvalue(pessimistic(e), np.floor(m), cfg.max_error)]
     for c, cap in cfg.class_caps:
         n_c = np.sum(yv == c) * scale
         x = np.cumsum(np.bincount(r[wrong & (yv[cov] == c)], minlength=n_rules)) * scale
-        p.append(binomial_pvalue(np.floor(x), np.full(n_rules, np.floor(n_c)), cap))
+        p.append(binomial_pvalue(pessimistic(x), np.full(n_rules, np.floor(n_c)), cap))
     worst = np.max(np.stack(p, axis=1), axis=1)
     ok = np.flatnonzero(worst <= alpha / 4)
     return int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1

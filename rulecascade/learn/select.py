@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -22,12 +22,14 @@ else:  # numpy < 2
         return int(np.unpackbits(np.ascontiguousarray(a).view(np.uint8)).sum())
 
 
-def bitsets(codes: np.ndarray, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def bitsets(codes: np.ndarray, rows: np.ndarray, masks: np.ndarray, shares=None) -> np.ndarray:
     """(K, ceil(len(rows)/64)) uint64: which of ``rows`` each box covers."""
     words = (rows.shape[0] + 63) // 64
     out = np.zeros((masks.shape[0], max(words, 1)), np.uint64)
     if masks.shape[0] and rows.size:
-        box_bitsets(codes, rows, masks, out)
+        if shares is None:
+            shares = np.full((codes.shape[1], 256), 1.0 / 256)
+        box_bitsets(codes, rows, np.ascontiguousarray(masks), shares, out)
     return out
 
 
@@ -45,14 +47,14 @@ def select_greedy(
     n_classes: int,
     *,
     max_rules: int,
-    union_error_rate: float,
+    union_ok: Callable[[int, int], bool],
     class_error_budget: Mapping[int, float],
     min_new: int = 1,
 ) -> tuple[list[int], str, dict]:
     """Pick rules one at a time by most validation rows not yet covered.
 
-    A pick must keep the selected union's error rate (rows answered with a wrong label, each row
-    counted once, by the first pick covering it) at most ``union_error_rate`` and, for each class
+    A pick must keep ``union_ok(errors, covered)`` true for the selected union (rows answered
+    with a wrong label, each row counted once, by the first pick covering it) and, for each class
     ``c`` in ``class_error_budget``, the number of class-c rows answered with another label at
     most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
     to the higher ``priority`` (the precision bound), then to the lower index. Returns the picks
@@ -85,7 +87,7 @@ def select_greedy(
         lab = int(labels[q])
         per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
         n_err = n_new - int(per_class[lab])
-        if err + n_err > union_error_rate * (cov + n_new):
+        if n_err and not union_ok(err + n_err, cov + n_new):
             rejected += 1
             continue
         wrong = per_class.copy()
