@@ -175,6 +175,16 @@ def test_apply_keeps_columns_and_order(files, tmp_path, src, suffix):
     np.testing.assert_array_equal(pred.drop_nulls().to_numpy(), labels[want[want >= 0]])
 
 
+def test_apply_in_chunks_is_the_same(files, tmp_path, monkeypatch):
+    import rulecascade.cli as cli
+
+    monkeypatch.setattr(cli, "CHUNK_ROWS", 100)  # 569 rows -> 6 chunks
+    out = tmp_path / "chunked.parquet"
+    run("apply", files["rules"], files["parquet"], "-o", out)
+    want = reference_match(RuleSet.load(files["rules"]), files["frame"])
+    np.testing.assert_array_equal(pl.read_parquet(out)["rule_id"].to_numpy(), want)
+
+
 def test_apply_npy_embeddings(files, tmp_path):
     names = [f"x{i}" for i in range(len(files["features"]))]
     col = {n: f"x{i}" for i, n in enumerate(files["features"])}
