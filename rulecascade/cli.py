@@ -26,7 +26,6 @@ from rules_export.reference import InputError
 
 from . import __version__, progress
 
-EXIT_OK = 0
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
 
@@ -83,12 +82,14 @@ def _read_data(path: str) -> pl.DataFrame:
     return df
 
 
-def _need_columns(df: pl.DataFrame, names: Sequence[str], path: str, what: str) -> None:
+def _need_columns(
+    df: pl.DataFrame, names: Sequence[str], path: str, what: str, why: str = ""
+) -> None:
     missing = [n for n in names if n not in df.columns]
     if missing:
         s = "s" if len(missing) > 1 else ""
         shown = ", ".join(repr(n) for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise InputError(f"{path}: missing {what} column{s} {shown}")
+        raise InputError(f"{path}: missing {what} column{s} {shown}{why}")
 
 
 def _features_frame(df: pl.DataFrame) -> pl.DataFrame:
@@ -99,14 +100,13 @@ def _features_frame(df: pl.DataFrame) -> pl.DataFrame:
 
 def _check_schema(rules: RuleSet, df: pl.DataFrame, data_path: str, rules_path: str) -> None:
     """A rule file for other features fails here, naming the columns it lacks."""
-    missing = [n for n in rules.used_features if n not in df.columns]
-    if missing:
-        s = "s" if len(missing) > 1 else ""
-        shown = ", ".join(repr(n) for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise InputError(
-            f"{data_path}: missing feature column{s} {shown} that the rules in {rules_path} use"
-            " (a rule file for other data?)"
-        )
+    _need_columns(
+        df,
+        rules.used_features,
+        data_path,
+        "feature",
+        f" that the rules in {rules_path} use (a rule file for other data?)",
+    )
     for name in rules.used_features:
         if rules.feature(name).kind != "numeric" or df.schema[name] not in (pl.String, pl.Utf8):
             continue
@@ -287,11 +287,10 @@ def _schema_lines(rules: RuleSet) -> list[str]:
 def _show_text(rules: RuleSet, path: str) -> str:
     rows = []
     for i, r in enumerate(rules.rules):
-        conds = " AND ".join(c.describe() for c in r.conditions)
         rows.append(
             [
                 str(i),
-                f"IF {conds} THEN {_label(r.label)}",
+                r.describe(),
                 _fmt(r.stats.support) if r.stats.validation_counts else "-",
                 _fmt(r.stats.precision_lower_bound),
             ]
@@ -425,7 +424,7 @@ def _diff_text(d: Any, a_path: str, b_path: str) -> str:
     for c in d.changed:
         lines.append(f"~ [{c.a_index}] -> [{c.b_index}] {c.rule_b}")
         for cond in c.conditions:
-            lines.append(f"    {_cond_text(cond['a'])}  ->  {_cond_text(cond['b'])}")
+            lines.append(f"    {cond['a_text']}  ->  {cond['b_text']}")
         if c.label:
             lines.append(f"    label {_label(c.label['a'])} -> {_label(c.label['b'])}")
         if c.precision_lower_bound:
@@ -465,17 +464,6 @@ def _diff_text(d: Any, a_path: str, b_path: str) -> str:
         lines.append(f"metadata differs in: {', '.join(d.metadata_keys)} (not a difference)")
     lines.append("identical (exit 0)" if d.identical else "different (exit 1)")
     return "\n".join(lines) + "\n"
-
-
-def _cond_text(c: dict[str, Any]) -> str:
-    if "in" in c:
-        return f"{c['feature']} in {{{', '.join(repr(v) for v in c['in'])}}}"
-    low, high = c.get("low"), c.get("high")
-    if low is None:
-        return f"{c['feature']} <= {high!r}"
-    if high is None:
-        return f"{c['feature']} > {low!r}"
-    return f"{low!r} < {c['feature']} <= {high!r}"
 
 
 # --- commands ------------------------------------------------------------------------------------

@@ -172,7 +172,13 @@ def _pair(a: RuleSet, b: RuleSet) -> list[tuple[int, int]]:
 
 def _rule_change(a: Rule, b: Rule, i: int, j: int) -> RuleChange:
     conds = tuple(
-        {"feature": ca.feature, "a": _cond_dict(ca), "b": _cond_dict(cb)}
+        {
+            "feature": ca.feature,
+            "a": _cond_dict(ca),
+            "b": _cond_dict(cb),
+            "a_text": ca.describe(),
+            "b_text": cb.describe(),
+        }
         for ca, cb in zip(a.conditions, b.conditions, strict=True)
         if ca != cb
     )

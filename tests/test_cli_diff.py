@@ -59,6 +59,8 @@ def test_moved_threshold_is_a_change_not_add_remove():
             "feature": "a",
             "a": {"feature": "a", "low": 5.0, "high": None},
             "b": {"feature": "a", "low": 5.5, "high": None},
+            "a_text": "a > 5.0",
+            "b_text": "a > 5.5",
         },
     )
     assert c.label is None and c.precision_lower_bound is None
