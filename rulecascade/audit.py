@@ -53,6 +53,7 @@ from scipy import stats as _st
 from sqlglot import exp
 
 from rules_export import RuleSet
+from rules_export.model import _label_key as _key  # True and 1 are different labels
 from rules_export.reference import InputError
 
 from .learn.bounds import binomial_pvalue, error_upper_bound, precision_lower_bound
@@ -105,11 +106,6 @@ def _norm_label(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
-
-
-def _key(v: Any) -> tuple[int, Any]:
-    # True == 1 in Python, but they are different labels
-    return (0, v) if isinstance(v, bool) else (1, v) if isinstance(v, int) else (2, v)
 
 
 def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
