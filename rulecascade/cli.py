@@ -580,7 +580,10 @@ def _match_label(text: str, y: np.ndarray, column: str) -> Any:
     "(repeatable).",
 )
 @click.option(
-    "--categorical", multiple=True, metavar="COL", help="Treat an integer column as categorical."
+    "--categorical",
+    multiple=True,
+    metavar="COL",
+    help="Treat an integer column as categorical (string columns always are).",
 )
 @click.option("--drop", multiple=True, metavar="COL", help="Leave a column out of the features.")
 @click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
@@ -621,19 +624,10 @@ def fit(
     _need_columns(df, list(categorical), data, "--categorical")
     label_col = model_column or target
     non_features = {target, *drop} | ({model_column} if model_column else set())
-    casts = []
     for c in categorical:
         if c in non_features:
             raise CliError(f"--categorical {c!r} is not a feature column")
-        dtype = df.schema[c]
-        if dtype.is_float():
-            raise CliError(
-                f"{data}: column {c!r} is {dtype}; --categorical needs string or integer columns"
-            )
-        casts.append(pl.col(c).cast(pl.String))
     X = df.drop(sorted(non_features))
-    if casts:
-        X = X.with_columns(casts)
     if X.width == 0:
         raise CliError(f"{data}: no feature columns left after --target/--model-column/--drop")
     try:
@@ -649,6 +643,7 @@ def fit(
         confidence=confidence,
         per_class_max_error=per_class_caps,
         mode="fidelity" if model_column else "truth",
+        categorical=list(categorical) or None,
         random_state=seed,
     )
     with (
@@ -676,11 +671,9 @@ def _print_fit_summary(
     data: str,
     out: str,
 ) -> None:
-    from .audit import _match, label_indices
+    from .audit import _match, label_indices, split_rows
 
     click.echo(f"wrote {out}: {len(rules.rules)} rules on {len(rules.used_features)} features")
-    from .audit import split_rows
-
     stages = split_rows(rules)
     if stages:
         click.echo("rows per stage: " + ", ".join(f"{k} {v:,}" for k, v in stages.items()))

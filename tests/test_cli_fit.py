@@ -156,7 +156,7 @@ def test_fit_user_errors(data, tmp_path):
     assert "missing --drop column 'zzz'" in fails(
         "fit", p, "--target", TARGET, "--drop", "zzz", "-o", out
     )
-    assert "column 'balance' is Float64; --categorical needs string or integer" in fails(
+    assert "column 'balance' is Float64 but is used as a categorical" in fails(
         "fit", p, "--target", TARGET, "--categorical", "balance", "-o", out
     )
     assert "expected LABEL=EPS" in fails(
