@@ -636,7 +636,7 @@ def fit(
         raise InputError(f"{data}: column {label_col!r}: {_one_line(e)}") from None
     per_class_caps = {_match_label(lab, y, label_col): cap for lab, cap in caps} or None
 
-    from . import RuleLearner  # type: ignore[attr-defined]
+    from .learner import RuleLearner
 
     learner = RuleLearner(
         max_error=max_error,
@@ -803,7 +803,7 @@ def export(
     if to == "json":
         text = rules.to_json()
     elif to == "python":
-        text = rules_export.to_python(rules)  # type: ignore[attr-defined]
+        text = rules_export.to_python(rules)
     else:
         from rules_export.sql import get_dialect
 
@@ -818,7 +818,7 @@ def export(
 
             text = audit_sql(rules, table or "input", target, dialect, pretty=True)
         else:
-            text = rules_export.to_sql(rules, dialect=dialect, table=table, form=form)  # type: ignore[attr-defined]
+            text = rules_export.to_sql(rules, dialect=dialect, table=table, form=form)
     _write_text(text if text.endswith("\n") else text + "\n", out)
 
 

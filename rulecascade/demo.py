@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from rules_export import to_sql
+
 from . import progress
 
 __all__ = ["DemoResult", "run_demo"]
@@ -111,8 +113,6 @@ def _sql_rule_ids(rules: Any, frame: pl.DataFrame) -> np.ndarray:
     """The rule index per row from the exported SQL, run in embedded DuckDB."""
     import duckdb
 
-    from rules_export import to_sql  # type: ignore[attr-defined]
-
     sql = to_sql(rules, dialect="duckdb", table="heldout", form="select")
     table = frame.with_columns(
         [pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t == pl.Categorical]
@@ -143,9 +143,10 @@ def run_demo(
 
     import datasets
 
-    from . import Cascade, RuleLearner  # type: ignore[attr-defined]
     from .data import encode, infer_kinds
     from .data import to_polars as _to_polars
+    from .learner import RuleLearner
+    from .runtime import Cascade
 
     say = echo or click.echo
     t0 = time.perf_counter()
@@ -225,8 +226,6 @@ def run_demo(
     )
     out.mkdir(parents=True, exist_ok=True)
     rules.save(out / "rules.json")
-    from rules_export import to_sql  # type: ignore[attr-defined]
-
     (out / "rules.sql").write_text(
         to_sql(rules, dialect="duckdb", table="input", form="select", pretty=True) + "\n",
         encoding="utf-8",
