@@ -13,6 +13,11 @@ _LAZY.update(  # serving: fast rule evaluation and the cascade runtime
         "match": "evaluate",
     }
 )
+_LAZY.update(  # audit and comparison of rule sets
+    {"audit": "audit", "AuditReport": "audit", "audit_sql": "audit", "diff": "compare"}
+)
+
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -22,3 +27,7 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
