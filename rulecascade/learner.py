@@ -535,6 +535,8 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     def _json_params(self) -> dict:
         out = {}
         for k, v in self.get_params(deep=False).items():
+            if k == "n_jobs":  # threads never change the result: keep the bytes identical
+                continue
             if k == "random_state" and not isinstance(v, (int, type(None))):
                 v = repr(type(v).__name__)
             elif k == "fallback":

@@ -116,7 +116,9 @@ def _within(err, n, rate):
 
 
 @njit(cache=True, parallel=True)
-def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate, multi, gains):
+def widen_step(
+    hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate, backoff, multi, gains
+):
     """Relax each box where its margins allow, keeping its errors within
     ``floor(budget_rate * n)``: widen a numeric interval (up then down, or down then up), add
     categories to a set, or drop a condition altogether (which also admits the rows missing that
@@ -128,6 +130,8 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
     otherwise only the one adding the most rows. ``gains[k]``: rows added by the step (0: only
     simplifications), -1 when nothing changed. ``can_full[f]``: whether the full non-missing
     range of ``f`` can be written as a condition (not when the data hold both -inf and +inf).
+    ``backoff``: when rows of other classes stop an interval from growing, give back this share
+    of the rows it gained on that side (the region next to other classes is where new data errs).
     """
     n_features = masks.shape[1]
     n_classes = inbox.shape[1]
@@ -207,7 +211,11 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                             up = (side == 0) == (first_up == 1)
                             acc_n = run_n
                             acc_e = run_e
+                            base_n = run_n
+                            base_e = run_e
+                            stopped = False
                             if up:
+                                start_hi = nhi
                                 for b in range(nhi + 1, nb):
                                     acc_n += tot[b]
                                     acc_e += err[b]
@@ -216,9 +224,23 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                                             nhi = b
                                             run_n = acc_n
                                             run_e = acc_e
-                                    elif budget_rate == 0.0:
-                                        break
+                                    else:
+                                        stopped = True
+                                        if budget_rate == 0.0:
+                                            break
+                                if stopped and backoff > 0.0 and nhi > start_hi:
+                                    # stay away from where the other classes begin
+                                    keep = (run_n - base_n) * (1.0 - backoff)
+                                    run_n = base_n
+                                    run_e = base_e
+                                    b = start_hi + 1
+                                    while b <= nhi and run_n + tot[b] - base_n <= keep:
+                                        run_n += tot[b]
+                                        run_e += err[b]
+                                        b += 1
+                                    nhi = b - 1
                             else:
+                                start_lo = nlo
                                 for b in range(nlo - 1, -1, -1):
                                     acc_n += tot[b]
                                     acc_e += err[b]
@@ -227,8 +249,20 @@ def widen_step(hist, inbox, masks, labels, n_bins, is_cat, can_full, budget_rate
                                             nlo = b
                                             run_n = acc_n
                                             run_e = acc_e
-                                    elif budget_rate == 0.0:
-                                        break
+                                    else:
+                                        stopped = True
+                                        if budget_rate == 0.0:
+                                            break
+                                if stopped and backoff > 0.0 and nlo < start_lo:
+                                    keep = (run_n - base_n) * (1.0 - backoff)
+                                    run_n = base_n
+                                    run_e = base_e
+                                    b = start_lo - 1
+                                    while b >= nlo and run_n + tot[b] - base_n <= keep:
+                                        run_n += tot[b]
+                                        run_e += err[b]
+                                        b -= 1
+                                    nlo = b + 1
                         g = run_n - n_in
                         if g > 0 and g > f_gain[q]:
                             f_gain[q] = g

@@ -158,6 +158,7 @@ def widen(
     budget_rate: float,
     shares: np.ndarray,
     max_rounds: int | None = None,
+    backoff: float = 0.0,
 ) -> Boxes:
     """Widen every box side by side (and drop redundant conditions) while it stays within the
     purity budget on ``rows``; returns the widened boxes with their counts on ``rows``.
@@ -217,7 +218,17 @@ def widen(
             if ok.size:
                 prev[ok] = bm[ok]
                 widen_step(
-                    hist, inbox, sub, bl[ok], nb, ic, cf, float(budget_rate), multi[ok], gains
+                    hist,
+                    inbox,
+                    sub,
+                    bl[ok],
+                    nb,
+                    ic,
+                    cf,
+                    float(budget_rate),
+                    float(backoff),
+                    multi[ok],
+                    gains,
                 )
                 bm[ok] = sub
                 last_multi[ok] = (multi[ok] == 1) & (gains > 0)

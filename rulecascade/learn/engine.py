@@ -56,6 +56,9 @@ class Config:
     union_z: float = 3.0  # selection keeps the union's validation error bound, at z * the
     # normal quantile of the confidence, below max_error (room for certification noise)
     subsample: float = 0.6
+    backoff: float = 0.25  # widening gives back this share of a side stopped by other classes
+    order: str = "greedy"  # rule order: "greedy" (selection order) or "bound"
+    marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     max_growth_rows: int = 300_000
     max_depth: int = 40
@@ -373,6 +376,7 @@ def learn_rules(
             can_full,
             budget_rate,
             shares,
+            backoff=cfg.backoff,
         )
         allb = dedupe(Boxes.concat([widened, cands], n_features, n_classes))
         allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
@@ -408,15 +412,20 @@ def learn_rules(
     qb = allb.take(qual)
     bits = bitsets(codes_c, val_rows, qb.masks, shares)
     n_val_c = np.bincount(y[val_rows], minlength=n_classes)
-    # union: its error bound at a stricter confidence still below eps (room for the noise of
-    # certification), or, while small, a bound below eps and half the target error rate;
-    # class caps: at most half the cap on the validation rows of the class
+    # union: certification must be likely to pass. Rescale the union's validation counts to the
+    # certification split, make its errors pessimistic (selection favours rules whose
+    # validation errors came out low), and require the certification test to reject with room
+    # to spare; without a certification split, require the union's bound at a stricter level.
+    scale = cert_rows.size / max(val_rows.size, 1) if cfg.certify else 1.0
     conf_u = float(stats.norm.cdf(cfg.union_z * stats.norm.ppf(conf)))
 
     def union_ok(errors: int, covered: int) -> bool:
-        if error_upper_bound(errors, covered, conf_u) <= eps:
+        if not cfg.certify:
+            return bool(error_upper_bound(errors, covered, conf_u) <= eps)
+        e = _pessimistic(errors) * scale
+        if binomial_pvalue(np.ceil(e), np.floor(covered * scale), eps) <= alpha / 2:
             return True
-        # small unions: qualify like a single rule, with at most half the target error rate
+        # a small union may still grow like a single qualified rule at half the error rate
         return bool(
             errors <= 0.5 * eps * covered and error_upper_bound(errors, covered, conf) <= eps
         )
@@ -430,6 +439,7 @@ def learn_rules(
         n_classes,
         max_rules=cfg.max_rules,
         union_ok=union_ok,
+        marginal_ok=lambda e, m: e + cfg.marginal_prior <= eps * m,
         class_error_budget=budgets,
     )
     timings["select"] = time.perf_counter() - t
@@ -439,7 +449,10 @@ def learn_rules(
     picks = np.asarray(picks, np.int64)
     pb = vbound[qual][picks]
     psup = vn[qual][picks]
-    order = np.lexsort((np.arange(picks.size), -psup, -pb))
+    if cfg.order == "bound":
+        order = np.lexsort((np.arange(picks.size), -psup, -pb))
+    else:  # selection order: each prefix adds the next-best increment
+        order = np.arange(picks.size)
     chosen = qb.take(picks[order])
     ch_bound = pb[order]
     ch_vcounts = vcounts[qual][picks[order]]
@@ -515,6 +528,11 @@ def _round_robin(labels: np.ndarray, n_classes: int, limit: int) -> np.ndarray:
     return np.sort(np.asarray(out, np.int64))
 
 
+def _pessimistic(k):
+    """Validation errors made pessimistic: selection favours rules whose errors came out low."""
+    return np.ceil(k + 2.0 * np.sqrt(k + 1.0) + 1.0)
+
+
 def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> int:
     """First prefix to test, chosen on validation rows only (never on certification rows):
     the shortest prefix whose validation counts, rescaled to the certification size and with
@@ -529,15 +547,12 @@ def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> i
     wrong = labels[r] != yv[cov]
     m = np.cumsum(np.bincount(r, minlength=n_rules)) * scale
     e = np.cumsum(np.bincount(r[wrong], minlength=n_rules)) * scale
-
-    def pessimistic(k):  # validation counts are optimistic for the rules selection picked
-        return np.ceil(k + 2.0 * np.sqrt(k + 1.0) + 1.0)
-
+    pessimistic = _pessimistic
     p = [binomial_pvalue(pessimistic(e), np.floor(m), cfg.max_error)]
     for c, cap in cfg.class_caps:
         n_c = np.sum(yv == c) * scale
         x = np.cumsum(np.bincount(r[wrong & (yv[cov] == c)], minlength=n_rules)) * scale
         p.append(binomial_pvalue(pessimistic(x), np.full(n_rules, np.floor(n_c)), cap))
     worst = np.max(np.stack(p, axis=1), axis=1)
-    ok = np.flatnonzero(worst <= alpha / 4)
+    ok = np.flatnonzero(worst <= alpha / 2)
     return int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1

@@ -48,12 +48,14 @@ def select_greedy(
     *,
     max_rules: int,
     union_ok: Callable[[int, int], bool],
+    marginal_ok: Callable[[int, int], bool] = lambda e, m: True,
     class_error_budget: Mapping[int, float],
     min_new: int = 1,
 ) -> tuple[list[int], str, dict]:
     """Pick rules one at a time by most validation rows not yet covered.
 
-    A pick must keep ``union_ok(errors, covered)`` true for the selected union (rows answered
+    A pick's new rows must satisfy ``marginal_ok(errors, rows)`` and it must keep
+    ``union_ok(errors, covered)`` true for the selected union (rows answered
     with a wrong label, each row counted once, by the first pick covering it) and, for each class
     ``c`` in ``class_error_budget``, the number of class-c rows answered with another label at
     most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
@@ -87,7 +89,7 @@ def select_greedy(
         lab = int(labels[q])
         per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
         n_err = n_new - int(per_class[lab])
-        if n_err and not union_ok(err + n_err, cov + n_new):
+        if not marginal_ok(n_err, n_new) or (n_err and not union_ok(err + n_err, cov + n_new)):
             rejected += 1
             continue
         wrong = per_class.copy()

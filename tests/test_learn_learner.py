@@ -1,0 +1,362 @@
+"""RuleLearner: the estimator API, inputs, edge cases, determinism, guarantee, quality."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from rulecascade import NoRulesWarning, RuleLearner
+from rulecascade.learn.engine import Config, learn_rules, plan_splits
+from rules_export import RuleSet
+from rules_export.reference import match as ref_match
+
+
+def _blobs(n=6000, seed=0, noise=0.0):
+    """Two well separated classes plus an overlap zone: easy rules exist."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    flip = rng.random(n) < noise
+    y[flip] ^= 1
+    return X, y
+
+
+def _quiet(**kw):
+    return RuleLearner(random_state=0, **kw)
+
+
+# --- scikit-learn estimator checks -------------------------------------------------------------
+
+
+@parametrize_with_checks(
+    [
+        RuleLearner(random_state=0),
+        RuleLearner(max_error=0.1, fallback=DecisionTreeClassifier(random_state=0), random_state=0),
+    ]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoRulesWarning)
+        check(estimator)
+
+
+# --- fitting, the rule set and the guarantee -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = _blobs(20000, noise=0.0)
+    return X, y, _quiet(max_error=0.01).fit(X, y)
+
+
+def test_fit_returns_certified_rule_set(fitted):
+    X, y, m = fitted
+    rs = m.rules_
+    assert isinstance(rs, RuleSet) and len(rs) >= 1
+    g = rs.guarantee
+    assert g.certified and g.method == "fixed-sequence binomial (LTT)"
+    assert g.max_error == 0.01 and g.confidence == 0.95 and g.mode == "truth"
+    assert g.error_upper_bound is not None and g.error_upper_bound <= 0.01
+    assert g.certification_rows == m.report_["rows"]["certification"] > 0
+    assert 0 < g.certification_covered <= g.certification_rows
+    rows = m.report_["rows"]
+    assert rows["growth"] + rows["validation"] + rows["certification"] == rows["calibration"]
+    assert m.report_["rules"] == len(rs) and "stop_reason" in m.report_
+    bounds = [r.stats.precision_lower_bound for r in rs.rules]
+    assert all(b >= 1 - 0.01 for b in bounds)  # every rule qualified on its own
+    assert rs.classes == (0, 1) and list(m.classes_) == [0, 1]
+    assert m.n_features_in_ == 4 and not hasattr(m, "feature_names_in_")
+    assert RuleSet.from_json(rs.to_json()) == rs
+
+
+def test_match_agrees_with_reference_and_predict(fitted):
+    X, y, m = fitted
+    idx = m.match(X)
+    assert idx.dtype == np.int64
+    assert np.array_equal(idx, ref_match(m.rules_, X))
+    pred = m.predict(X)
+    cov = idx >= 0
+    labels = np.array([r.label for r in m.rules_.rules])
+    assert np.array_equal(pred[cov], labels[idx[cov]])
+    assert np.all(pred[~cov] == np.bincount(y).argmax())
+    proba = m.predict_proba(X)
+    assert np.allclose(proba.sum(axis=1), 1) and np.array_equal(proba.argmax(1), pred)
+
+
+def test_rules_are_pure_on_growth_rows_and_keep_the_partition():
+    X, y = _blobs(20000, seed=3, noise=0.002)
+    cfg = Config(max_error=0.01)
+    rng = np.random.default_rng(0)
+    splits = plan_splits(y, 2, cfg, rng)
+    res = learn_rules(
+        np.asfortranarray(X), np.zeros(4, bool), np.zeros(4, np.int64), y, 2, cfg, rng, splits
+    )
+    assert res.conditions
+    grow = splits[0]
+    from rulecascade.learn.engine import compile_rules, match
+
+    hit = match(X[grow], compile_rules(res.conditions, np.zeros(4, np.int64)))
+    for k, lab in enumerate(res.labels):
+        # each rule on its own (not only where it is first): the growth counts it records
+        alone = match(X[grow], compile_rules([res.conditions[k]], np.zeros(4, np.int64))) == 0
+        counts = np.bincount(y[grow][alone], minlength=2)
+        assert np.array_equal(counts, res.growth_counts[k])
+        errors = counts.sum() - counts[lab]
+        assert errors <= np.floor(cfg.purity_share * cfg.max_error * counts.sum())
+    assert (hit >= 0).any()
+
+
+def test_thresholds_are_short_decimals(fitted):
+    _, _, m = fitted
+    for r in m.rules_.rules:
+        for c in r.conditions:
+            for t in (c.low, c.high):
+                if t is not None:
+                    assert len(repr(t).replace("-", "").replace(".", "").lstrip("0")) <= 8
+
+
+def test_deterministic_json_in_process_and_subprocess(tmp_path):
+    X, y = _blobs(5000, seed=1, noise=0.001)
+    a = _quiet(max_error=0.02).fit(X, y).rules_.to_json()
+    b = _quiet(max_error=0.02).fit(X, y).rules_.to_json()
+    assert a == b
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    code = (
+        "import numpy as np, sys; from rulecascade import RuleLearner;"
+        f"X = np.load({str(tmp_path / 'X.npy')!r}); y = np.load({str(tmp_path / 'y.npy')!r});"
+        "sys.stdout.write(RuleLearner(max_error=0.02, random_state=0, n_jobs=1)"
+        ".fit(X, y).rules_.to_json())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "PYTHONHASHSEED": "123"},
+    )
+    assert out.stdout == a
+
+
+def test_no_rule_warns_and_returns_empty_rule_set():
+    X, y = _blobs(300)
+    with pytest.warns(NoRulesWarning, match="not enough data to certify"):
+        m = RuleLearner(random_state=0).fit(X, y)
+    assert len(m.rules_) == 0 and not m.rules_.guarantee.certified
+    assert np.all(m.match(X) == -1)
+    assert np.all(m.predict(X) == np.bincount(y).argmax())
+
+
+def test_pure_noise_gives_no_rules():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 3))
+    y = rng.integers(0, 2, size=5000)
+    with pytest.warns(NoRulesWarning):
+        m = RuleLearner(max_error=0.01, random_state=0).fit(X, y)
+    assert len(m.rules_) == 0
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+
+def test_frames_paths_and_names(tmp_path):
+    X, y = _blobs(6000, seed=2)
+    names = ["a", "b", "c", "d"]
+    df = pl.DataFrame({n: X[:, i] for i, n in enumerate(names)})
+    m = _quiet(max_error=0.02).fit(df, y)
+    assert list(m.feature_names_in_) == names
+    assert {c.feature for r in m.rules_.rules for c in r.conditions} <= set(names)
+    idx = m.match(df)
+    pdf = df.to_pandas()
+    assert np.array_equal(m.match(pdf), idx)
+    assert np.array_equal(m.match(df.to_arrow()), idx)
+    df.write_parquet(tmp_path / "x.parquet")
+    assert np.array_equal(m.match(str(tmp_path / "x.parquet")), idx)
+    df.write_csv(tmp_path / "x.csv")
+    assert np.array_equal(m.match(tmp_path / "x.csv"), idx)
+    # extra columns are ignored for non-pandas frames; a missing one is an error
+    assert np.array_equal(m.match(df.with_columns(pl.lit(1.0).alias("zz"))), idx)
+    with pytest.raises(ValueError, match="yet now missing"):
+        m.match(df.drop("b"))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        assert np.array_equal(m.match(X), idx)
+    m2 = _quiet(max_error=0.02).fit(pdf, pl.Series(y))
+    assert m2.rules_.to_json() == m.rules_.to_json()
+
+
+def test_categorical_missing_and_unseen():
+    rng = np.random.default_rng(0)
+    n = 12000
+    city = rng.choice(["paris", "rome", "oslo", "lima"], size=n)
+    x = rng.normal(size=n)
+    y = np.where(np.isin(city, ["paris", "rome"]), 1, (x > 0).astype(int))
+    x[rng.random(n) < 0.1] = np.nan
+    df = pl.DataFrame({"city": city, "x": x})
+    m = _quiet(max_error=0.01).fit(df, y)
+    assert m.rules_.feature("city").kind == "categorical"
+    assert set(m.rules_.feature("city").categories) == {"paris", "rome", "oslo", "lima"}
+    kinds = {type(c).__name__ for r in m.rules_.rules for c in r.conditions}
+    assert "InSet" in kinds
+    idx = m.match(df)
+    assert np.array_equal(idx, ref_match(m.rules_, {"city": city.astype(object), "x": x}))
+    # a rule with a condition on x never fires on a missing x
+    for k, r in enumerate(m.rules_.rules):
+        if any(c.feature == "x" for c in r.conditions):
+            assert not np.any((idx == k) & np.isnan(x))
+    new = pl.DataFrame({"city": ["tokyo", None, "paris"], "x": [5.0, 5.0, np.nan]})
+    got = m.match(new)
+    want = ref_match(
+        m.rules_,
+        {"city": np.array(["tokyo", None, "paris"], object), "x": np.array([5.0, 5, np.nan])},
+    )
+    assert np.array_equal(got, want)
+
+
+def test_nan_inf_and_constant_features():
+    X, y = _blobs(8000, seed=4)
+    X = np.column_stack([X, np.full(len(y), 3.0)])
+    X[::7, 0] = np.nan
+    X[::11, 1] = np.inf
+    X[::13, 1] = -np.inf
+    m = _quiet(max_error=0.02).fit(X, y)
+    assert len(m.rules_) >= 1
+    assert np.array_equal(m.match(X), ref_match(m.rules_, X))
+    assert all(c.feature != "x4" for r in m.rules_.rules for c in r.conditions)
+
+
+def test_multiclass_and_string_labels():
+    rng = np.random.default_rng(0)
+    centers = np.array([[0, 0], [6, 0], [0, 6]])
+    lab = rng.integers(0, 3, size=9000)
+    X = centers[lab] + rng.normal(size=(9000, 2))
+    y = np.array(["cat", "dog", "emu"])[lab]
+    m = _quiet(max_error=0.02).fit(X, y)
+    assert m.rules_.classes == ("cat", "dog", "emu")
+    assert {r.label for r in m.rules_.rules} == {"cat", "dog", "emu"}
+    pred = m.predict(X)
+    assert pred.dtype.kind == "U" and set(pred) <= {"cat", "dog", "emu"}
+
+
+def _fraud(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    fraud = (X[:, 0] > 2.0) & (X[:, 1] > 0)
+    fraud |= rng.random(n) < 0.002
+    return X, np.where(fraud, "fraud", "legit")
+
+
+def test_per_class_cap_protects_rare_class():
+    X, y = _fraud(80000, 0)
+    m = _quiet(max_error=0.01, per_class_max_error={"fraud": 0.3}).fit(X, y)
+    g = m.rules_.guarantee
+    assert g.per_class_max_error == (("fraud", 0.3),)
+    assert len(m.rules_) >= 1 and g.certified
+    Xt, yt = _fraud(200000, 1)
+    idx = m.match(Xt)
+    labels = np.array([r.label for r in m.rules_.rules] + ["-"])
+    swallowed = np.mean(labels[idx[yt == "fraud"]] == "legit")
+    assert swallowed <= 0.3
+    # without the cap, legit rules may answer more of the fraud rows
+    assert m.report_["purity_budget"] < 0.25 * 0.01
+    with pytest.raises(ValueError, match="not among the classes"):
+        _quiet(per_class_max_error={"nope": 0.1}).fit(X, y)
+
+
+def test_projection_pca():
+    rng = np.random.default_rng(0)
+    n, d = 8000, 64
+    z = rng.normal(size=n)
+    X = rng.normal(size=(n, d)) * 0.3 + z[:, None] * rng.normal(size=d)[None, :]
+    y = (z > 0).astype(int)
+    m = _quiet(max_error=0.02, projection="pca", n_components=4).fit(X, y)
+    p = m.rules_.projection
+    assert p is not None and len(p.outputs) == 4 and len(p.inputs) == d
+    assert len(m.rules_) >= 1
+    assert all(c.feature in p.outputs for r in m.rules_.rules for c in r.conditions)
+    assert np.array_equal(m.match(X), ref_match(m.rules_, X))
+
+
+def test_fidelity_mode_and_fallback_estimator():
+    X, y = _blobs(6000, seed=5, noise=0.05)
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    m = _quiet(max_error=0.02, mode="fidelity", fallback=model).fit(X, model.predict(X))
+    assert m.rules_.guarantee.mode == "fidelity"
+    assert m.fallback_ is not model and hasattr(m.fallback_, "tree_")
+    assert np.mean(m.predict(X) == model.predict(X)) > 0.97
+
+
+@pytest.mark.parametrize(
+    "X, y, exc, msg",
+    [
+        (np.zeros((0, 3)), np.zeros(0), ValueError, "0 sample"),
+        (np.zeros((5, 0)), np.zeros(5), ValueError, "0 feature"),
+        (np.zeros(5), np.zeros(5), ValueError, "2D array"),
+        (np.zeros((5, 2)), np.zeros(4), ValueError, "inconsistent numbers of samples"),
+        (np.zeros((5, 2)), None, ValueError, "requires y"),
+        (np.zeros((5, 2)), np.array([0.5, 1.5, 2.5, 3.1, 0.2]), ValueError, "Unknown label type"),
+        (np.zeros((5, 2)), np.array([0, 1, np.nan, 1, 0]), ValueError, "missing or not finite"),
+    ],
+)
+def test_bad_inputs(X, y, exc, msg):
+    with pytest.raises(exc, match=msg):
+        RuleLearner().fit(X, y)
+
+
+def test_one_class_and_wrong_predict_shape():
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.warns(NoRulesWarning, match="only one class"):
+        m = RuleLearner().fit(X, np.full(50, 7))
+    assert np.all(m.predict(X) == 7) and len(m.rules_) == 0
+    with pytest.raises(ValueError, match="expecting 3 features"):
+        m.predict(X[:, :2])
+    with pytest.raises(TypeError, match="sparse"):
+        import scipy.sparse as sp
+
+        m.predict(sp.csr_matrix(X))
+
+
+def test_params_validated():
+    with pytest.raises(ValueError, match="max_error"):
+        RuleLearner(max_error=1.5).fit(np.zeros((3, 1)), [0, 1, 0])
+    with pytest.raises(ValueError, match="mode"):
+        RuleLearner(mode="nope").fit(np.zeros((3, 1)), [0, 1, 0])
+
+
+def test_fit_params_recorded(fitted):
+    _, _, m = fitted
+    params = json.loads(m.rules_.to_json())["fit_params"]
+    assert params["max_error"] == 0.01 and params["random_state"] == 0
+
+
+# --- real data --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_error", [0.1, 0.15])
+def test_breast_cancer_test_precision(max_error):
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(y))
+    tr, te = perm[:400], perm[400:]
+    coverage = []
+    for seed in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoRulesWarning)
+            m = RuleLearner(max_error=max_error, random_state=seed).fit(X[tr], y[tr])
+        idx = m.match(X[te])
+        cov = idx >= 0
+        coverage.append(cov.mean())
+        if cov.any():
+            assert m.rules_.guarantee.certified
+            # 169 test rows: allow some sampling noise around the target
+            assert np.mean(m.predict(X[te])[cov] == y[te][cov]) >= 1 - max_error - 0.02
+    assert max(coverage) > 0.5
