@@ -90,14 +90,19 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     """Learn an ordered list of ``IF conditions THEN class`` rules that answer the easy rows.
 
     The calibration data is split (stratified) into growth, validation and certification rows.
-    Candidate boxes are grown on the growth rows (leaves of randomized histogram trees grown to
-    purity, then widened side by side while they stay within the purity budget, redundant
-    conditions dropped), bounded on the validation rows (one-sided Clopper-Pearson lower bound
-    on precision at ``confidence``; a rule qualifies when its bound is at least
-    ``1 - max_error``), selected greedily for new validated coverage, ordered by bound, and
-    finally certified on the certification rows that selection never saw: the prefixes of the
-    list are tested in a fixed sequence (Learn-then-Test) for ``error on covered rows <=
-    max_error`` and every per-class cap, and the longest certified prefix is kept.
+    Candidate boxes are grown on the growth rows (nodes of randomized histogram trees grown to
+    purity, then widened side by side while they stay within a purity budget of a quarter of
+    ``max_error``, redundant conditions dropped), bounded on the validation rows (one-sided
+    Clopper-Pearson lower bound on precision at ``confidence``; a rule qualifies when its bound
+    is at least ``1 - 3 * max_error``) and selected greedily for new validated coverage: each
+    pick's new rows must be clean (``errors + 1 <= max_error * rows``) and the selected union
+    must be likely to pass certification (its validation errors, made pessimistic, rescaled to
+    the certification split). The list keeps the selection order (each prefix adds the next
+    best increment, which is what the fixed sequence tests) and is finally certified on the
+    certification rows that selection never saw: its prefixes are tested in a fixed sequence
+    (Learn-then-Test) for ``error on covered rows <= max_error`` and every per-class cap, and
+    the longest certified prefix is kept. When nothing qualifies or certifies, ``fit`` warns
+    (:class:`NoRulesWarning`) and the rule set is empty.
 
     Parameters
     ----------

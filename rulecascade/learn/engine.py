@@ -52,7 +52,7 @@ class Config:
     max_bins: int = 255
     n_widen: int = 256
     certify: bool = True
-    rule_slack: float = 1.0  # a rule qualifies when its precision bound >= 1 - slack * eps
+    rule_slack: float = 3.0  # a rule qualifies when its precision bound >= 1 - slack * eps
     union_z: float = 3.0  # selection keeps the union's validation error bound, at z * the
     # normal quantile of the confidence, below max_error (room for certification noise)
     subsample: float = 0.6
