@@ -408,6 +408,12 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self.report_ = dict(res.report)
         self.report_["rules"] = len(res.conditions)
         self.rules_ = self._rule_set(fm, y, classes, res, learn_names, proj, caps)
+        try:  # the shared fast evaluator, when this installation has it
+            from .evaluate import compile_rules as _compile
+
+            self._compiled = _compile(self.rules_) if len(self.rules_) else None
+        except ImportError:
+            self._compiled = None
         counts = np.bincount(y_idx, minlength=n_classes)
         self._prior = counts / counts.sum()
         self._majority = int(np.argmax(counts))
@@ -574,7 +580,20 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         if len(self._rule_labels) == 0:
             return np.full(fm.n_rows, -1, np.int64)
         with _threads(self.n_jobs):
+            if not any(k == _data.CATEGORICAL for k in fm.kinds):
+                fast = self._evaluator()
+                if fast is not None:  # rulecascade.evaluate: the shared fast evaluator
+                    return fast(fm.values)
             return match(self._learn_values(fm), self._program)
+
+    def _evaluator(self):
+        """``rulecascade.evaluate.match`` on the rule set compiled at fit time, if available."""
+        compiled = getattr(self, "_compiled", None)
+        if compiled is None:
+            return None
+        from .evaluate import match as _match
+
+        return lambda X: np.asarray(_match(compiled, X, device="cpu"), np.int64)
 
     def predict(self, X: Any) -> np.ndarray:
         """The covering rule's label where a rule matches; the fallback's answer elsewhere."""
