@@ -361,3 +361,42 @@ def test_breast_cancer_test_precision(max_error):
             # 169 test rows: allow some sampling noise around the target
             assert np.mean(m.predict(X[te])[cov] == y[te][cov]) >= 1 - max_error - 0.02
     assert max(coverage) > 0.5
+
+
+# --- coverage against the target ---------------------------------------------------------------
+
+
+def _imbalanced(n=20000, seed=0):
+    """A majority class that is right on ~99% of rows, and a learnable minority region."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] > 2.0).astype(int)
+    flip = rng.random(n) < 0.004
+    y[flip] ^= 1
+    return X, y
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("make", [_blobs, _imbalanced])
+def test_coverage_weakly_monotone_in_max_error(make, seed):
+    X, y = make(seed=seed) if make is _imbalanced else make(n=8000, seed=seed, noise=0.003)
+    Xt, _ = make(seed=seed + 100) if make is _imbalanced else make(n=8000, seed=seed + 100)
+    covered = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoRulesWarning)
+        for eps in (0.005, 0.01, 0.02, 0.05, 0.1):
+            m = RuleLearner(max_error=eps, random_state=seed).fit(X, y)
+            covered.append(int(np.sum(m.match(Xt) >= 0)))
+    tol = 0.02 * Xt.shape[0]
+    for tight, loose in zip(covered, covered[1:], strict=False):
+        assert loose >= tight - tol, covered
+    assert covered[-1] > 0
+
+
+def test_whole_space_rule_is_kept():
+    """At a loose target the best rule may be "everything is the majority class": it has no
+    condition on the bins, and must still be written (one always-true condition) and kept."""
+    X, y = _imbalanced(seed=3)
+    m = RuleLearner(max_error=0.1, random_state=0).fit(X, y)
+    assert len(m.rules_) >= 1
+    assert np.mean(m.match(X) >= 0) > 0.99

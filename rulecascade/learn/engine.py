@@ -62,6 +62,7 @@ class Config:
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     max_growth_rows: int = 300_000
     max_depth: int = 40
+    small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,14 @@ def _render(
     binner: Binner,
     below: np.ndarray,
     above: np.ndarray,
+    no_missing: np.ndarray | None = None,
 ) -> list[NumCond | CatCond] | None:
-    """Conditions of one box (None if a condition cannot be written; empty list: no condition)."""
+    """Conditions of one box (None if a condition cannot be written; empty list: no condition).
+
+    A box with no condition (the whole space) is written as ``x > t`` below the smallest value
+    of the first numeric feature without missing values among the fitting rows
+    (``no_missing``), else as "in every category" of the first such categorical feature, as
+    rule sets need one condition per rule; empty if there is none."""
     conds: list[NumCond | CatCond] = []
     all_ones = np.uint64(0xFFFFFFFFFFFFFFFF)
     for f in range(mask.shape[0]):
@@ -172,6 +179,15 @@ def _render(
             else:
                 return None
         conds.append(NumCond(f, low, high))
+    if not conds and no_missing is not None:  # the whole space: one always-true condition
+        for f in np.flatnonzero(no_missing & ~binner.is_cat.astype(bool)):
+            vmin = above[f, 0]
+            if np.isfinite(vmin):
+                return [NumCond(int(f), shortest_decimal(vmin - max(1.0, abs(vmin)), vmin), None)]
+        for f in np.flatnonzero(no_missing & binner.is_cat.astype(bool)):
+            k = int(binner.n_cat_map[f])
+            if k:
+                return [CatCond(int(f), tuple(range(k)))]
     return conds
 
 
@@ -226,14 +242,25 @@ def plan_splits(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified (growth, validation, certification) row indices.
 
-    Growth gets half the rows (at most ``max_growth_rows``: more rows buy little there), the
-    rest is shared equally by validation and certification (no certification split when
-    ``certify`` is off: validation gets it all).
+    The certification share is sized from the target: enough rows that about half of them,
+    covered without error, certify ``max_error`` (at the Bonferroni level of two fixed
+    sequences), between 25% and 50% of the rows. Growth gets half the rest when the rest is
+    large (at most ``max_growth_rows``: more rows buy little there) and validation the other
+    part; with ``small_rows`` set, on sets with fewer rows left no validation split is held out:
+    the validation array is the growth array itself, and selection works on growth rows (the
+    guarantee comes from certification alone). Without ``certify`` validation gets the
+    certification share too.
     """
     n = y.shape[0]
     if cfg.certify:
-        g = min(0.5, cfg.max_growth_rows / max(n, 1))
-        fr = (g, (1.0 - g) / 2, (1.0 - g) / 2)
+        need = rows_needed(cfg.max_error, 1.0 - (1.0 - cfg.confidence) / 2)
+        c = float(np.clip(need / (0.5 * max(n, 1)), 0.25, 0.5))
+        rest = 1.0 - c
+        if rest * n < cfg.small_rows:
+            grow, cert = _split(y, n_classes, (rest, c), rng)
+            return grow, grow, cert
+        g = min(rest * 2.0 / 3.0, cfg.max_growth_rows / max(n, 1))
+        fr = (g, rest - g, c)
     else:
         g = min(0.6, cfg.max_growth_rows / max(n, 1))
         fr = (g, 1.0 - g, 0.0)
@@ -283,9 +310,16 @@ def learn_rules(
     if splits is None:
         splits = plan_splits(y, n_classes, cfg, rng)
     grow_rows, val_rows, cert_rows = splits
-    report["rows"].update(
-        growth=int(grow_rows.size), validation=int(val_rows.size), certification=int(cert_rows.size)
+    # small sets: no validation split, rules are bounded and selected on growth rows
+    shared = val_rows is grow_rows or (
+        val_rows.size == grow_rows.size and np.array_equal(val_rows, grow_rows)
     )
+    report["rows"].update(
+        growth=int(grow_rows.size),
+        validation=0 if shared else int(val_rows.size),
+        certification=int(cert_rows.size),
+    )
+    report["selection_on_growth_rows"] = bool(shared)
     # a rule qualifies when its bound reaches 1 - slack*eps: that needs this many clean rows
     rule_eps = min(0.5, cfg.rule_slack * eps)
     m_rule = rows_needed(rule_eps, conf)
@@ -319,11 +353,12 @@ def learn_rules(
 
     # --- bin -------------------------------------------------------------------------------
     t = time.perf_counter()
-    fit_rows = np.concatenate([grow_rows, val_rows])
+    fit_rows = grow_rows if shared else np.concatenate([grow_rows, val_rows])
     binner = Binner.fit(values, is_cat, n_categories, fit_rows, cfg.max_bins, rng=rng)
     codes = binner.transform(values)
     mins, maxs = binner.value_range(values, codes, fit_rows)
     below, above = _gap_tables(binner, mins, maxs)
+    no_missing = ~np.any(codes[fit_rows] == 255, axis=0)
     nb = binner.n_bins
     can_full = np.ones(n_features, bool)
     for f in range(n_features):
@@ -460,7 +495,7 @@ def learn_rules(
     # --- render ------------------------------------------------------------------------------
     conds, keep = [], []
     for k in range(len(chosen)):
-        c = _render(chosen.masks[k], binner, below, above)
+        c = _render(chosen.masks[k], binner, below, above, no_missing)
         if c:
             conds.append(c)
             keep.append(k)
@@ -488,12 +523,23 @@ def learn_rules(
         report["timings_s"] = timings
         return result
     t = time.perf_counter()
-    vm = fb[grow_rows.size :]  # validation rows' first rule, in rule order
-    start = _first_prefix(vm, labels, y[val_rows], cert_rows.size, val_rows.size, cfg, alpha)
+    vm = fb if shared else fb[grow_rows.size :]  # validation rows' first rule, in rule order
+    starts = _start_prefixes(
+        vm, labels, y[val_rows], cert_rows.size, val_rows.size, cfg, alpha, shared
+    )
     cm = match(values[cert_rows], program)
-    cert = certify(cm, labels, y[cert_rows], n_classes, eps, conf, cfg.class_caps, start=start)
+    # one fixed sequence per start point (chosen without certification rows), each at level
+    # alpha / len(starts) (Bonferroni): keep the longest prefix any of them certifies
+    conf_k = 1.0 - alpha / len(starts)
+    cert = None
+    for s0 in starts:
+        c = certify(cm, labels, y[cert_rows], n_classes, eps, conf_k, cfg.class_caps, start=s0)
+        if cert is None or c.kept > cert.kept:
+            cert = c
     timings["certify"] = time.perf_counter() - t
     report["certification"] = {
+        "start_prefixes": [int(v) for v in starts],
+        "level_per_sequence": float(alpha / len(starts)),
         "start_prefix": int(cert.start),
         "kept": int(cert.kept),
         "covered": int(cert.covered),
@@ -533,14 +579,22 @@ def _pessimistic(k):
     return np.ceil(k + 2.0 * np.sqrt(k + 1.0) + 1.0)
 
 
-def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> int:
-    """First prefix to test, chosen on validation rows only (never on certification rows):
-    the shortest prefix whose validation counts, rescaled to the certification size and with
-    errors made pessimistic (k -> k + 2 sqrt(k + 1) + 1), would pass every test with a margin;
-    else the prefix with the smallest predicted p-value."""
+def _start_prefixes(
+    vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float, optimistic: bool
+) -> list[int]:
+    """Start points of the certification sequences, chosen on validation rows only (never on
+    certification rows), so that the sequences are fixed before certification looks.
+
+    ``predicted``: the shortest prefix whose validation counts, rescaled to the certification
+    size and with errors made pessimistic (k -> k + 2 sqrt(k + 1) + 1), would pass every test
+    with a margin (else the prefix with the smallest predicted p-value). ``short``: the shortest
+    prefix predicted to cover 1.5x the rows an error-free test needs. When ``short`` comes
+    before ``predicted`` (or validation rows are growth rows, ``optimistic``, where error
+    estimates run low), both are tested, each at half the level; else one sequence."""
     n_rules = labels.size
     if n_rules == 0:
-        return 1
+        return [1]
+    two = 1.0 - alpha / 2
     scale = n_cert / max(n_val, 1)
     cov = vm >= 0
     r = vm[cov]
@@ -554,5 +608,12 @@ def _first_prefix(vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float) -> i
         x = np.cumsum(np.bincount(r[wrong & (yv[cov] == c)], minlength=n_rules)) * scale
         p.append(binomial_pvalue(pessimistic(x), np.full(n_rules, np.floor(n_c)), cap))
     worst = np.max(np.stack(p, axis=1), axis=1)
-    ok = np.flatnonzero(worst <= alpha / 2)
-    return int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1
+    ok = np.flatnonzero(worst <= alpha / 4)
+    predicted = int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1
+    enough = np.flatnonzero(m >= 1.5 * rows_needed(cfg.max_error, two))
+    short = int(enough[0]) + 1 if enough.size else n_rules
+    if short < predicted:
+        return [short, predicted]
+    if optimistic and predicted > 1:
+        return [1, predicted]
+    return [predicted]
