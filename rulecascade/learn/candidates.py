@@ -13,7 +13,7 @@ import numpy as np
 from ..kernels.boxes import box_counts, box_margins, widen_step
 from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
 
-__all__ = ["Boxes", "dedupe", "grow_trees", "widen"]
+__all__ = ["Boxes", "dedupe", "grow_trees", "interval_candidates", "widen"]
 
 _MEMORY = 64 * 1024 * 1024  # bytes for per-batch kernel outputs
 
@@ -266,3 +266,50 @@ def _contained(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarray) -> 
         extra = a[i][None] & ~b[same]  # bins allowed by a but not by b
         out[i] = bool((~extra.any(axis=(1, 2))).any())
     return out
+
+
+def interval_candidates(
+    codes: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    n_classes: int,
+    n_bins: np.ndarray,
+    is_cat: np.ndarray,
+    budget_rates: tuple[float, ...],
+    min_rows: int,
+) -> Boxes:
+    """One-condition boxes: per numeric feature, class and budget rate ``r``, the widest
+    interval of bins (missing values excluded) whose ``rows`` hold at least ``min_rows`` rows
+    with at most ``floor(r * rows)`` of another class (first such interval on ties)."""
+    n_features = codes.shape[1]
+    masks, labels, counts = [], [], []
+    yr = y[rows].astype(np.int64)
+    for f in range(n_features):
+        nb = int(n_bins[f])
+        if is_cat[f] or nb < 2:
+            continue
+        h = np.bincount(
+            codes[rows, f].astype(np.int64) * n_classes + yr, minlength=256 * n_classes
+        ).reshape(256, n_classes)[:nb]
+        cum = np.vstack([np.zeros((1, n_classes), np.int64), np.cumsum(h, axis=0)])
+        tot = cum.sum(axis=1)
+        n_in = tot[None, :] - tot[:, None]  # [a, b): rows in bins a..b-1
+        for c in range(n_classes):
+            k_in = cum[None, :, c] - cum[:, None, c]
+            err = n_in - k_in
+            for r in budget_rates:
+                ok = (n_in >= min_rows) & (err <= np.floor(r * n_in))
+                if not ok.any():
+                    continue
+                score = np.where(ok, n_in, -1)
+                a, b = np.unravel_index(int(np.argmax(score)), score.shape)
+                m = np.full((n_features, 4), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
+                bits = np.zeros(256, np.uint8)
+                bits[a:b] = 1
+                m[f] = np.packbits(bits, bitorder="little").view(np.uint64)
+                masks.append(m)
+                labels.append(c)
+                counts.append(cum[b] - cum[a])
+    if not masks:
+        return Boxes.empty(n_features, n_classes)
+    return Boxes(np.stack(masks), np.asarray(labels, np.int64), np.stack(counts).astype(np.int64))

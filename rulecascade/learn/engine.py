@@ -24,7 +24,15 @@ from .bounds import (
     precision_lower_bound,
     rows_needed,
 )
-from .candidates import Boxes, bin_shares, count, dedupe, grow_trees, widen
+from .candidates import (
+    Boxes,
+    bin_shares,
+    count,
+    dedupe,
+    grow_trees,
+    interval_candidates,
+    widen,
+)
 from .select import bitsets, select_greedy
 from .thresholds import shortest_decimal
 
@@ -60,6 +68,8 @@ class Config:
     order: str = "greedy"  # rule order: "greedy" (selection order) or "bound"
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
+    interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
+    # widest interval per feature and class with growth errors <= share * eps of its rows
     max_growth_rows: int = 300_000
     max_depth: int = 40
     small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
@@ -425,7 +435,20 @@ def learn_rules(
         err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
         good = np.flatnonzero((n_all >= min_cand) & (err <= np.floor(budget_rate * n_all)))
         allb = allb.take(good)
-    report["candidates"].update(widened=len(widened), unique=len(allb))
+    cap_rate = budget_rate / max(cfg.purity_share * eps, 1e-300)  # < 1 under per-class caps
+    rates = [min(1.0, cap_rate) * sh * eps for sh in cfg.interval_shares]
+    if cfg.certify and cert_rows.size:  # no wider than an error rate certification can pass
+        k = int(stats.binom.ppf(alpha / 2, cert_rows.size, eps))
+        if stats.binom.cdf(k, cert_rows.size, eps) > alpha / 2:
+            k -= 1
+        rates = [min(r, max(k, 0) / cert_rows.size) for r in rates]
+    rates = tuple(sorted(set(rates)))
+    intervals = interval_candidates(
+        codes_c, y32, grow_rows, n_classes, nb, binner.is_cat, rates, min_cand
+    )
+    if len(intervals):
+        allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))
+    report["candidates"].update(widened=len(widened), intervals=len(intervals), unique=len(allb))
 
     # --- validate ----------------------------------------------------------------------------
     t = time.perf_counter()
@@ -460,9 +483,12 @@ def learn_rules(
         e = _pessimistic(errors) * scale
         if binomial_pvalue(np.ceil(e), np.floor(covered * scale), eps) <= alpha / 2:
             return True
-        # a small union may still grow like a single qualified rule at half the error rate
+        # a small union (too few rows for the test yet) may still grow like a single
+        # qualified rule at half the error rate
         return bool(
-            errors <= 0.5 * eps * covered and error_upper_bound(errors, covered, conf) <= eps
+            covered * scale < 2 * m_star
+            and errors <= 0.5 * eps * covered
+            and error_upper_bound(errors, covered, conf) <= eps
         )
 
     budgets = {c: 0.5 * cap * n_val_c[c] for c, cap in cfg.class_caps}
