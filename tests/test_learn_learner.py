@@ -400,3 +400,13 @@ def test_whole_space_rule_is_kept():
     m = RuleLearner(max_error=0.1, random_state=0).fit(X, y)
     assert len(m.rules_) >= 1
     assert np.mean(m.match(X) >= 0) > 0.99
+
+
+def test_report_warns_about_rare_uncapped_classes():
+    X, y = _imbalanced(n=6000, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoRulesWarning)
+        m = RuleLearner(max_error=0.005, random_state=0).fit(X, y)
+        assert any("per_class_max_error" in w for w in m.report_["warnings"])
+        m = RuleLearner(max_error=0.005, per_class_max_error={1: 0.2}, random_state=0).fit(X, y)
+        assert "warnings" not in m.report_

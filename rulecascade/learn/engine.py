@@ -477,16 +477,23 @@ def learn_rules(
     scale = cert_rows.size / max(val_rows.size, 1) if cfg.certify else 1.0
     conf_u = float(stats.norm.cdf(cfg.union_z * stats.norm.ppf(conf)))
 
-    def union_ok(errors: int, covered: int) -> bool:
+    def strict_ok(errors: int, covered: int) -> bool:
+        e = _pessimistic(errors) * scale
+        return bool(binomial_pvalue(np.ceil(e), np.floor(covered * scale), eps) <= alpha / 2)
+
+    def union_ok(errors: int, covered: int, prev_errors: int = 0, prev_covered: int = 0) -> bool:
         if not cfg.certify:
             return bool(error_upper_bound(errors, covered, conf_u) <= eps)
-        e = _pessimistic(errors) * scale
-        if binomial_pvalue(np.ceil(e), np.floor(covered * scale), eps) <= alpha / 2:
+        if strict_ok(errors, covered):
             return True
-        # a small union (too few rows for the test yet) may still grow like a single
-        # qualified rule at half the error rate
+        # a small union (too few rows for the test yet), or one grown from a union that passes
+        # (certification can start there), may still grow like a single qualified rule at half
+        # the error rate
         return bool(
-            covered * scale < 2 * m_star
+            (
+                covered * scale < 2 * m_star
+                or (prev_covered and strict_ok(prev_errors, prev_covered))
+            )
             and errors <= 0.5 * eps * covered
             and error_upper_bound(errors, covered, conf) <= eps
         )

@@ -47,7 +47,7 @@ def select_greedy(
     n_classes: int,
     *,
     max_rules: int,
-    union_ok: Callable[[int, int], bool],
+    union_ok: Callable[[int, int, int, int], bool],
     marginal_ok: Callable[[int, int], bool] = lambda e, m: True,
     class_error_budget: Mapping[int, float],
     min_new: int = 1,
@@ -55,7 +55,8 @@ def select_greedy(
     """Pick rules one at a time by most validation rows not yet covered.
 
     A pick's new rows must satisfy ``marginal_ok(errors, rows)`` and it must keep
-    ``union_ok(errors, covered)`` true for the selected union (rows answered
+    ``union_ok(errors, covered, errors_before, covered_before)`` true for the selected union
+    (the union before the pick given too; rows answered
     with a wrong label, each row counted once, by the first pick covering it) and, for each class
     ``c`` in ``class_error_budget``, the number of class-c rows answered with another label at
     most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
@@ -89,7 +90,9 @@ def select_greedy(
         lab = int(labels[q])
         per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
         n_err = n_new - int(per_class[lab])
-        if not marginal_ok(n_err, n_new) or (n_err and not union_ok(err + n_err, cov + n_new)):
+        if not marginal_ok(n_err, n_new) or (
+            n_err and not union_ok(err + n_err, cov + n_new, err, cov)
+        ):
             rejected += 1
             continue
         wrong = per_class.copy()
