@@ -114,7 +114,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         Cap on the fraction of a class's rows answered by a rule with another label (protects
         rare classes such as fraud). A float applies to every class; a dict maps labels to caps.
         Set it for any class rarer than about ``10 * max_error``: the overall bound alone lets
-        rules answer most of such a class with another label (``report_["warnings"]`` says
+        rules answer much of such a class with another label (``report_["warnings"]`` says
         when a fit's classes are that rare and uncapped).
     mode : {"truth", "fidelity"}, default="truth"
         Whether ``y`` holds true labels or the model's own predictions (recorded only).
@@ -415,12 +415,12 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         rare = [
             _py_label(classes[c])
             for c in range(n_classes)
-            if c not in capped and counts[c] < 10 * float(self.max_error) * counts.sum()
+            if c not in capped and counts[c] < min(10 * float(self.max_error), 0.1) * counts.sum()
         ]
         if rare:  # an overall error bound lets rules answer these rows with another label
             self.report_["warnings"] = [
-                f"classes {rare} are rarer than 10 x max_error: rules may answer most of their "
-                "rows with another label within the overall error bound; set "
+                f"classes {rare} are rarer than 10 x max_error (or 10%): rules may answer many of "
+                "their rows with another label within the overall error bound; set "
                 "per_class_max_error for them to cap that"
             ]
         self.rules_ = self._rule_set(fm, y, classes, res, learn_names, proj, caps)
