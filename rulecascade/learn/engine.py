@@ -488,14 +488,12 @@ def learn_rules(
             return True
         # a small union (too few rows for the test yet), or one grown from a union that passes
         # (certification can start there), may still grow like a single qualified rule at half
-        # the error rate
+        # the error rate; any other union at a quarter of it
+        small = covered * scale < 2 * m_star
+        grown = bool(prev_covered) and strict_ok(prev_errors, prev_covered)
+        share = 0.5 if small or grown else 0.25
         return bool(
-            (
-                covered * scale < 2 * m_star
-                or (prev_covered and strict_ok(prev_errors, prev_covered))
-            )
-            and errors <= 0.5 * eps * covered
-            and error_upper_bound(errors, covered, conf) <= eps
+            errors <= share * eps * covered and error_upper_bound(errors, covered, conf) <= eps
         )
 
     budgets = {c: 0.5 * cap * n_val_c[c] for c, cap in cfg.class_caps}
