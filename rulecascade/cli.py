@@ -846,9 +846,10 @@ def audit(rules_path: str, data: str, target: str, alpha: float, fmt: str, quiet
     """Re-measure a rule set on new labelled DATA and check every bound it claims.
 
     \b
-    Per rule (rows it answers; first match wins): coverage, precision, its lower
-    bound at the guarantee's confidence, the bound claimed at fit, and the drift of
-    its coverage against the fit (support / validation rows).
+    Per rule: the rows it answers (first match wins) and the rows its conditions
+    cover; precision, its lower bound at the guarantee's confidence, the bound
+    claimed at fit, and the drift of its coverage against the fit (support /
+    validation rows). Bound checks and drift use the covered rows, as the fit does.
     For the set: coverage and the error on covered rows against the max_error (and
     per-class caps) it was fitted for.
 
