@@ -62,14 +62,14 @@ def _subsample(table: Table, n: int, seed: int) -> Table:
 def load_table(name: str, quick: bool = False, seed: int = 0) -> Table:
     """Load a benchmark data set (``quick`` shrinks the large ones)."""
     if name == "fraud":
-        from datasets.synthetic import make_fraud
+        from rulecascade.datasets.synthetic import make_fraud
 
         n = 50_000 if quick else 150_000
         ds = make_fraud(n, n_features=50, fraud_rate=0.005, random_state=seed)
         note = f"make_fraud({n:,}, 50 features, fraud_rate=0.005)"
         return Table(name, ds.X, ds.y.astype(np.int64), tuple(ds.categorical), note)
     try:
-        from datasets import load
+        from rulecascade.datasets import load
     except ImportError:  # the datasets package has not landed: sklearn's bundled files
         load = None
     if load is None:

@@ -343,7 +343,7 @@ def run_dataset(name: str, quick: bool, log) -> dict:
 def run_speed(n_rows: int, skope_rows: int, log) -> None:
     import polars as pl
 
-    from datasets.synthetic import make_fraud
+    from rulecascade.datasets.synthetic import make_fraud
 
     ds = make_fraud(n_rows, n_features=50, fraud_rate=0.005, random_state=1)
     X, y = ds.X, ds.y.astype(np.int64)

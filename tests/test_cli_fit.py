@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-import datasets
+from rulecascade import datasets
 from rulecascade.cli import main
 from rules_export import RuleSet
 

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-import datasets
-from datasets import real
-from datasets.synthetic import make_fraud
+from rulecascade import datasets
+from rulecascade.datasets import real
+from rulecascade.datasets.synthetic import make_fraud
 
 # name -> (rows, feature columns, target, {class: count})
 EXPECTED = {
