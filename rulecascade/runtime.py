@@ -42,63 +42,65 @@ class CascadeError(RuntimeError):
         self.model = model
 
 
+_COUNTERS = (
+    "rows",
+    "covered",
+    "model_rows",
+    "model_calls",
+    "seconds_representation",
+    "seconds_rules",
+    "seconds_model",
+    "seconds_total",
+)
+
+
 @dataclass
-class BatchStats:
+class _Counts:
+    """Counters shared by one call's stats and the cumulative stats."""
+
+    rows: int = 0
+    covered: int = 0
+    model_rows: int = 0
+    model_calls: int = 0
+    seconds_representation: float = 0.0
+    seconds_rules: float = 0.0
+    seconds_model: float = 0.0
+    seconds_total: float = 0.0
+    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.rows if self.rows else 0.0
+
+
+@dataclass
+class BatchStats(_Counts):
     """What one ``predict`` call did."""
 
     batch: int = 0
-    rows: int = 0
-    covered: int = 0
-    model_rows: int = 0
-    model_calls: int = 0
-    seconds_representation: float = 0.0
-    seconds_rules: float = 0.0
-    seconds_model: float = 0.0
-    seconds_total: float = 0.0
-    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-
-    @property
-    def coverage(self) -> float:
-        return self.covered / self.rows if self.rows else 0.0
 
 
 @dataclass
-class CascadeStats:
+class CascadeStats(_Counts):
     """Cumulative counters over all calls (``last``: the most recent completed call)."""
 
     batches: int = 0
-    rows: int = 0
-    covered: int = 0
-    model_rows: int = 0
-    model_calls: int = 0
-    seconds_representation: float = 0.0
-    seconds_rules: float = 0.0
-    seconds_model: float = 0.0
-    seconds_total: float = 0.0
-    hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     errors: int = 0
     last: BatchStats | None = None
 
-    @property
-    def coverage(self) -> float:
-        return self.covered / self.rows if self.rows else 0.0
+    def add(self, last: BatchStats) -> None:
+        """Fold one completed call into the totals (the caller holds the lock)."""
+        self.batches += 1
+        for k in _COUNTERS:
+            setattr(self, k, getattr(self, k) + getattr(last, k))
+        self.hits += last.hits
+        if self.last is None or self.last.batch < last.batch:
+            self.last = last
 
     def as_dict(self) -> dict[str, Any]:
-        d = {
-            k: getattr(self, k)
-            for k in (
-                "batches",
-                "rows",
-                "covered",
-                "model_rows",
-                "model_calls",
-                "seconds_representation",
-                "seconds_rules",
-                "seconds_model",
-                "seconds_total",
-                "errors",
-            )
-        }
+        d: dict[str, Any] = {"batches": self.batches}
+        d.update({k: getattr(self, k) for k in _COUNTERS})
+        d["errors"] = self.errors
         d["coverage"] = self.coverage
         d["hits"] = self.hits.tolist()
         return d
@@ -415,19 +417,7 @@ class Cascade:
             hits=hits,
         )
         with self._lock:
-            s = self._stats
-            s.batches += 1
-            s.rows += n
-            s.covered += covered
-            s.model_rows += n - covered
-            s.model_calls += model_calls
-            s.seconds_representation += t_rep
-            s.seconds_rules += t_rules
-            s.seconds_model += t_model
-            s.seconds_total += last.seconds_total
-            s.hits += hits
-            if s.last is None or s.last.batch < batch:
-                s.last = last
+            self._stats.add(last)
         return (pred, idx) if return_rule else pred
 
     def _model_labels(self, out: np.ndarray, batch: int, who: str) -> np.ndarray:
