@@ -36,6 +36,7 @@ from rules_export import (
 )
 
 from . import data as _data
+from . import evaluate as _evaluate
 from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
 from .learn.projection import fit_pca, project
 
@@ -424,12 +425,8 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
                 "per_class_max_error for them to cap that"
             ]
         self.rules_ = self._rule_set(fm, y, classes, res, learn_names, proj, caps)
-        try:  # the shared fast evaluator, when this installation has it
-            from .evaluate import compile_rules as _compile
-
-            self._compiled = _compile(self.rules_) if len(self.rules_) else None
-        except ImportError:
-            self._compiled = None
+        # the shared fast evaluator answers numeric inputs at predict time
+        self._compiled = _evaluate.compile_rules(self.rules_) if len(self.rules_) else None
         counts = np.bincount(y_idx, minlength=n_classes)
         self._prior = counts / counts.sum()
         self._majority = int(np.argmax(counts))
@@ -607,9 +604,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         compiled = getattr(self, "_compiled", None)
         if compiled is None:
             return None
-        from .evaluate import match as _match
-
-        return lambda X: np.asarray(_match(compiled, X, device="cpu"), np.int64)
+        return lambda X: np.asarray(_evaluate.match(compiled, X, device="cpu"), np.int64)
 
     def predict(self, X: Any) -> np.ndarray:
         """The covering rule's label where a rule matches; the fallback's answer elsewhere."""
