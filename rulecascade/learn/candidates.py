@@ -268,6 +268,15 @@ def _contained(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarray) -> 
     return out
 
 
+def _error_ladder(limit: float) -> list[int]:
+    """0, 1, 2, 3, 5, 8, ... (Fibonacci) while below ``limit``."""
+    out, a, b = [0], 1, 2
+    while a < limit:
+        out.append(a)
+        a, b = b, a + b
+    return out
+
+
 def interval_candidates(
     codes: np.ndarray,
     y: np.ndarray,
@@ -277,13 +286,22 @@ def interval_candidates(
     is_cat: np.ndarray,
     budget_rates: tuple[float, ...],
     min_rows: int,
+    n_between: int = 3,
 ) -> Boxes:
     """One-condition boxes: per numeric feature, class and budget rate ``r``, the widest
     interval of bins (missing values excluded) whose ``rows`` hold at least ``min_rows`` rows
-    with at most ``floor(r * rows)`` of another class (first such interval on ties)."""
+    with at most ``floor(r * rows)`` of another class (first such interval on ties).
+
+    Also a nested path from the purest interval to the widest: per error count ``k`` of a
+    Fibonacci ladder (0, 1, 2, 3, 5, ...) the widest interval with at most ``k`` rows of another
+    class (and within the largest rate), and ``n_between`` intervals between consecutive steps
+    (ends moved in equal shares of rows). Growth rows cannot tell these apart; validation rows
+    can, so selection may stop where certification still holds on small calibration sets."""
     n_features = codes.shape[1]
     masks, labels, counts = [], [], []
     yr = y[rows].astype(np.int64)
+    r_max = max(budget_rates) if budget_rates else 0.0
+    ladder = _error_ladder(rows.size * r_max)
     for f in range(n_features):
         nb = int(n_bins[f])
         if is_cat[f] or nb < 2:
@@ -297,12 +315,30 @@ def interval_candidates(
         for c in range(n_classes):
             k_in = cum[None, :, c] - cum[:, None, c]
             err = n_in - k_in
+            found: list[tuple[int, int]] = []
             for r in budget_rates:
-                ok = (n_in >= min_rows) & (err <= np.floor(r * n_in))
-                if not ok.any():
-                    continue
-                score = np.where(ok, n_in, -1)
-                a, b = np.unravel_index(int(np.argmax(score)), score.shape)
+                found.append(_widest(n_in, (n_in >= min_rows) & (err <= np.floor(r * n_in))))
+            within = (n_in >= min_rows) & (err <= np.floor(r_max * n_in))
+            path = [_widest(n_in, within & (err <= k)) for k in ladder]
+            path = [p for p in path if p is not None]
+            if path:  # below the purest interval: shrink its inner ends (rows kept: 1/2, 3/4)
+                a0, b0 = path[0]
+                inner = (a0 > 0) + (b0 < nb)
+                for share in (0.5, 0.75) if inner else ():
+                    cut = (1.0 - share) / inner  # share of the rows taken off each inner end
+                    a = _row_share(tot, a0, b0, cut) if a0 > 0 else a0
+                    b = _row_share(tot, b0, a0, cut) if b0 < nb else b0
+                    if a < b and within[a, b]:
+                        found.append((a, b))
+            for (a0, b0), (a1, b1) in zip(path[:-1], path[1:], strict=True):
+                for t in range(1, n_between + 1):
+                    a = _row_share(tot, a0, a1, t / (n_between + 1))
+                    b = _row_share(tot, b0, b1, t / (n_between + 1))
+                    if a < b and within[a, b]:
+                        found.append((a, b))
+            found.extend(path)
+            for ab in dict.fromkeys(p for p in found if p is not None):
+                a, b = ab
                 m = np.full((n_features, 4), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
                 bits = np.zeros(256, np.uint8)
                 bits[a:b] = 1
@@ -313,3 +349,18 @@ def interval_candidates(
     if not masks:
         return Boxes.empty(n_features, n_classes)
     return Boxes(np.stack(masks), np.asarray(labels, np.int64), np.stack(counts).astype(np.int64))
+
+
+def _widest(n_in: np.ndarray, ok: np.ndarray) -> tuple[int, int] | None:
+    """``(a, b)`` of the interval with the most rows among ``ok`` (first on ties); None if none."""
+    if not ok.any():
+        return None
+    a, b = np.unravel_index(int(np.argmax(np.where(ok, n_in, -1))), ok.shape)
+    return int(a), int(b)
+
+
+def _row_share(tot: np.ndarray, e0: int, e1: int, t: float) -> int:
+    """The bin edge between ``e0`` and ``e1`` at share ``t`` of the rows between them."""
+    lo, hi = sorted((e0, e1))
+    target = tot[e0] + t * (tot[e1] - tot[e0])
+    return int(np.clip(np.searchsorted(tot[lo : hi + 1], target), 0, hi - lo) + lo)
