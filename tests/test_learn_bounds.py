@@ -105,3 +105,54 @@ def test_certify_start_and_class_caps():
 def test_certify_no_rules():
     c = certify(np.full(10, -1), np.zeros(0, np.int64), np.zeros(10, np.int64), 2, 0.01, 0.95)
     assert c.kept == 0 and c.covered == 0
+
+
+def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
+    """Two one-rule lists: a strict one covering rows 0..1999, a wider one covering 0..2999.
+    Validation is clean; certification has ``cert_errors_wide`` errors in rows 2000..2999."""
+    from rulecascade.learn.engine import Config, _certify_lists
+
+    y = np.zeros(n, np.int64)
+    yc = y.copy()
+    yc[2000 : 2000 + cert_errors_wide] = 1
+    yc[3500:] = 1  # uncovered rows of the other class
+    y[3500:] = 1
+    strict = np.where(np.arange(n) < 2000, 0, -1)
+    wide = np.where(np.arange(n) < 3000, 0, -1)
+    rendered = [
+        {"conds": [["a"]], "labels": np.zeros(1, np.int64), "vm": strict, "cm": strict},
+        {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
+    ]
+    cfg = Config(max_error=0.005, confidence=0.95)
+    return _certify_lists(rendered, y, yc, 2, cfg, 0.05, False, 1.0)
+
+
+def test_certify_lists_keeps_the_widest_list_that_holds():
+    li, k, cert, info = _lists_case(cert_errors_wide=0)
+    assert (li, k) == (1, 1) and cert.covered == 3000 and cert.errors == 0
+    # the wide list breaks the cap on certification rows: the strict list is kept
+    li, k, cert, info = _lists_case(cert_errors_wide=40)
+    assert (li, k) == (0, 1) and cert.covered == 2000 and cert.errors == 0
+    assert info["hypotheses"] == 2 and len(cert.pvalues) == 2 and cert.pvalues[1] > 0.05
+
+
+def test_certify_lists_family_wise_error_is_controlled():
+    # every hypothesis false, at the boundary (true error rate = the cap): certification must
+    # pass at most alpha of the time over many certification draws
+    from rulecascade.learn.engine import Config, _certify_lists
+
+    rng = np.random.default_rng(1)
+    n, eps, passes, trials = 3000, 0.01, 0, 1000
+    strict = np.where(np.arange(n) < 1500, 0, -1)
+    wide = np.where(np.arange(n) < 2500, 0, -1)
+    yv = np.zeros(n, np.int64)  # validation looks clean: starts are optimistic
+    for _ in range(trials):
+        yc = (rng.random(n) < eps).astype(np.int64)
+        rendered = [
+            {"conds": [["a"]], "labels": np.zeros(1, np.int64), "vm": strict, "cm": strict},
+            {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
+        ]
+        _, k, _, _ = _certify_lists(rendered, yv, yc, 2, Config(max_error=eps), 0.05, False, 1.0)
+        passes += k > 0
+    assert passes > 0  # the boundary is reachable: the test has power to see a broken level
+    assert passes / trials <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / trials)

@@ -388,3 +388,32 @@ def test_match_rules_matches_reference(seed):
         ),
     }
     assert np.array_equal(got, ref_match(rs, raw))
+
+
+def test_interval_candidates_form_a_nested_path_within_the_budget():
+    # one feature, 200 bins; class 1 appears once every 40 bins: the purest interval of class 0
+    # is short, wider ones admit 1, 2, ... errors; the path holds every step and steps between
+    from rulecascade.learn.candidates import interval_candidates
+
+    n_bins = 200
+    codes = np.repeat(np.arange(n_bins, dtype=np.uint8), 10)[:, None]
+    y = np.zeros(codes.shape[0], np.int32)
+    y[np.flatnonzero(codes[:, 0] % 40 == 39)[::10]] = 1  # one error row per 40 bins
+    rows = np.arange(codes.shape[0], dtype=np.int64)
+    rate = 0.003
+    boxes = interval_candidates(
+        codes, y, rows, 2, np.array([n_bins]), np.zeros(1, bool), (rate,), min_rows=20
+    )
+    inside = [
+        np.unpackbits(boxes.masks[k, 0].view(np.uint8), bitorder="little")[codes[:, 0]] == 1
+        for k in range(len(boxes))
+    ]
+    zero = [k for k in range(len(boxes)) if boxes.labels[k] == 0]
+    for k in zero:
+        cnt = np.bincount(y[inside[k]], minlength=2)
+        assert np.array_equal(cnt, boxes.counts[k])  # counts are the box's rows
+        assert cnt[1] <= np.floor(rate * cnt.sum())  # every interval within the budget
+    sizes = sorted(int(inside[k].sum()) for k in zero)
+    errors = {int(boxes.counts[k, 1]) for k in zero}
+    assert {0, 1, 2, 3} <= errors  # the error-count ladder
+    assert len(sizes) >= 8 and sizes[0] < sizes[-1] / 2  # shrunk core .. widest, steps between

@@ -24,7 +24,9 @@ __all__ = [
     "error_upper_bound",
     "fixed_sequence",
     "precision_lower_bound",
+    "prefix_counts",
     "rows_needed",
+    "sequence_pvalues",
 ]
 
 
@@ -93,6 +95,46 @@ class Certification:
     reason: str
 
 
+def prefix_counts(
+    first_rule: np.ndarray,
+    rule_labels: np.ndarray,
+    y: np.ndarray,
+    class_caps: Sequence[tuple[int, float]] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per prefix ``k`` (index ``k - 1``) of an ordered rule list: rows covered, rows answered
+    wrongly, and per ``class_caps`` entry the rows of that class answered with another label
+    (shape ``(n_rules, len(class_caps))``). ``first_rule[i]``: first rule matching row ``i``."""
+    n_rules = int(rule_labels.shape[0])
+    covered = first_rule >= 0
+    r = first_rule[covered]
+    yc = y[covered]
+    wrong = rule_labels[r] != yc
+    m = np.cumsum(np.bincount(r, minlength=n_rules))
+    e = np.cumsum(np.bincount(r[wrong], minlength=n_rules))
+    x = np.zeros((n_rules, len(class_caps)), np.int64)
+    for j, (c, _) in enumerate(class_caps):
+        x[:, j] = np.cumsum(np.bincount(r[wrong & (yc == c)], minlength=n_rules))
+    return m, e, x
+
+
+def sequence_pvalues(
+    covered: np.ndarray,
+    errors: np.ndarray,
+    class_errors: np.ndarray,
+    class_rows: Sequence[int],
+    max_error: float,
+    class_caps: Sequence[tuple[int, float]] = (),
+) -> np.ndarray:
+    """``(n_hypotheses, 1 + len(class_caps))`` exact p-values: the overall error test, then one
+    per class cap (``class_rows[j]`` rows of the capped class)."""
+    tests = [binomial_pvalue(errors, covered, max_error)]
+    for j, (_, cap) in enumerate(class_caps):
+        tests.append(
+            binomial_pvalue(class_errors[:, j], np.full(covered.shape[0], class_rows[j]), cap)
+        )
+    return np.stack(tests, axis=1)
+
+
 def certify(
     first_rule: np.ndarray,
     rule_labels: np.ndarray,
@@ -119,20 +161,9 @@ def certify(
     if n_rules == 0:
         return Certification(0, start, n_rows, 0, 0, None, (), "no rules to certify")
     start = int(min(max(start, 1), n_rules))
-    covered = first_rule >= 0
-    r = first_rule[covered]
-    yc = y[covered]
-    wrong = rule_labels[r] != yc
-    cov_per_rule = np.bincount(r, minlength=n_rules)
-    err_per_rule = np.bincount(r[wrong], minlength=n_rules)
-    m = np.cumsum(cov_per_rule)  # prefix k+1 -> index k
-    e = np.cumsum(err_per_rule)
-    tests = [binomial_pvalue(e, m, max_error)]
-    for c, cap in class_caps:
-        n_c = int(np.sum(y == c))
-        x_c = np.cumsum(np.bincount(r[wrong & (yc == c)], minlength=n_rules))
-        tests.append(binomial_pvalue(x_c, np.full(n_rules, n_c), cap))
-    p = np.stack(tests, axis=1)
+    m, e, x = prefix_counts(first_rule, rule_labels, y, class_caps)
+    class_rows = [int(np.sum(y == c)) for c, _ in class_caps]
+    p = sequence_pvalues(m, e, x, class_rows, max_error, class_caps)
     kept_run = fixed_sequence(p, alpha, start=start - 1)
     kept = start - 1 + kept_run if kept_run else 0
     tested = p[start - 1 : start - 1 + kept_run + 1, 0]

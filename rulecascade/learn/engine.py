@@ -19,10 +19,12 @@ from .binning import Binner
 from .bounds import (
     Certification,
     binomial_pvalue,
-    certify,
     error_upper_bound,
+    fixed_sequence,
     precision_lower_bound,
+    prefix_counts,
     rows_needed,
+    sequence_pvalues,
 )
 from .candidates import (
     Boxes,
@@ -66,6 +68,8 @@ class Config:
     subsample: float = 0.6
     backoff: float = 0.25  # widening gives back this share of a side stopped by other classes
     order: str = "greedy"  # rule order: "greedy" (selection order) or "bound"
+    levels: tuple[float, ...] = (0.5, 1.0, 1.5)  # selection targets (x max_error), one rule
+    # list each; certification walks them strictest first and keeps the widest that holds
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
@@ -476,19 +480,134 @@ def learn_rules(
     # to spare; without a certification split, require the union's bound at a stricter level.
     scale = cert_rows.size / max(val_rows.size, 1) if cfg.certify else 1.0
     conf_u = float(stats.norm.cdf(cfg.union_z * stats.norm.ppf(conf)))
+    budgets = {c: 0.5 * cap * n_val_c[c] for c, cap in cfg.class_caps}
+    # one greedy list per level of the error target (strictest first): certification walks
+    # them in that order and keeps the widest that holds (see ``_certify_lists``)
+    levels = sorted(set(cfg.levels)) if cfg.certify else [1.0]
+    if 1.0 not in levels:
+        levels = sorted(levels + [1.0])
+    lists: list[np.ndarray] = []
+    sel: dict[str, Any] = {}
+    for level in levels:
+        picks, sel_reason, sel_info = select_greedy(
+            bits,
+            qb.labels,
+            vbound[qual],
+            y[val_rows],
+            n_classes,
+            max_rules=cfg.max_rules,
+            union_ok=_union_rule(level * eps, conf, conf_u, scale, cfg.certify),
+            marginal_ok=lambda e, m, lv=level: e + cfg.marginal_prior <= lv * eps * m,
+            class_error_budget=budgets,
+        )
+        if level == 1.0:
+            sel = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
+        if picks and not any(len(x) == len(picks) and np.array_equal(x, picks) for x in lists):
+            lists.append(np.asarray(picks, np.int64))
+    timings["select"] = time.perf_counter() - t
+    sel["levels"] = [float(v) for v in levels]
+    sel["lists"] = [len(x) for x in lists]
+    report["selection"] = sel
+    if not lists:
+        return stop(f"selection picked no rule: {sel['stop_reason']}")
+
+    # --- render ------------------------------------------------------------------------------
+    from ..kernels.boxes import first_box
+
+    rendered = []
+    for picks in lists:
+        pb = vbound[qual][picks]
+        psup = vn[qual][picks]
+        if cfg.order == "bound":
+            order = np.lexsort((np.arange(picks.size), -psup, -pb))
+        else:  # selection order: each prefix adds the next-best increment
+            order = np.arange(picks.size)
+        chosen = qb.take(picks[order])
+        conds, keep = [], []
+        for k in range(len(chosen)):
+            c = _render(chosen.masks[k], binner, below, above, no_missing)
+            if c:
+                conds.append(c)
+                keep.append(k)
+        if not conds:
+            continue
+        keep = np.asarray(keep, np.int64)
+        chosen = chosen.take(keep)
+        program = compile_rules(conds, n_categories)
+        # the rendered thresholds keep the binned partition on growth and validation rows
+        fr_match = match(values[fit_rows], program)
+        fb = np.empty(fit_rows.size, np.int64)
+        first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(chosen.masks), fb)
+        if not np.array_equal(fr_match, fb):
+            raise AssertionError("internal error: rendered thresholds change the partition")
+        rendered.append(
+            dict(
+                conds=conds,
+                labels=chosen.labels.astype(np.int64),
+                bounds=pb[order][keep],
+                vcounts=vcounts[qual][picks[order][keep]],
+                masks=chosen.masks,
+                program=program,
+                vm=fb if shared else fb[grow_rows.size :],  # validation rows' first rule
+            )
+        )
+    if not rendered:
+        return stop("selection picked no rule that can be written as conditions")
+    main = rendered[levels.index(1.0)] if len(rendered) == len(levels) else rendered[-1]
+
+    def result_for(r: dict, k: int, cert: Certification | None) -> Learned:
+        gcounts = count(codes_c, y32, grow_rows, r["masks"][:k], n_classes, shares)
+        return Learned(
+            r["conds"][:k],
+            r["labels"][:k],
+            gcounts,
+            r["vcounts"][:k],
+            r["bounds"][:k],
+            cert,
+            report,
+        )
+
+    # --- certify -----------------------------------------------------------------------------
+    if not cfg.certify:
+        report["stop_reason"] = f"selection: {sel['stop_reason']}; not certified (certify=False)"
+        report["timings_s"] = timings
+        return result_for(main, len(main["conds"]), None)
+    t = time.perf_counter()
+    for r in rendered:
+        r["cm"] = match(values[cert_rows], r["program"])
+    which, k, cert, info = _certify_lists(
+        rendered, y[val_rows], y[cert_rows], n_classes, cfg, alpha, shared, scale
+    )
+    timings["certify"] = time.perf_counter() - t
+    report["certification"] = info
+    report["rules"] = int(k)
+    report["stop_reason"] = f"selection: {sel['stop_reason']}; certification: {cert.reason}"
+    result = result_for(rendered[which], k, cert)
+    timings["total"] = time.perf_counter() - t0
+    report["timings_s"] = timings
+    return result
+
+
+def _union_rule(eps: float, conf: float, conf_u: float, scale: float, certify_: bool):
+    """``union_ok(errors, covered, prev_errors, prev_covered)`` for selection at target ``eps``.
+
+    With certification: the union's validation errors, made pessimistic and rescaled to the
+    certification split, must pass the test at half the level; else a small union (too few
+    rows for the test yet), or one grown from a union that passes, may still grow like a single
+    qualified rule at half the error rate, any other union at a quarter of it. Without
+    certification: the union's Clopper-Pearson bound at the stricter level ``conf_u``."""
+    alpha = 1.0 - conf
+    m_star = rows_needed(eps, conf)
 
     def strict_ok(errors: int, covered: int) -> bool:
         e = _pessimistic(errors) * scale
         return bool(binomial_pvalue(np.ceil(e), np.floor(covered * scale), eps) <= alpha / 2)
 
     def union_ok(errors: int, covered: int, prev_errors: int = 0, prev_covered: int = 0) -> bool:
-        if not cfg.certify:
+        if not certify_:
             return bool(error_upper_bound(errors, covered, conf_u) <= eps)
         if strict_ok(errors, covered):
             return True
-        # a small union (too few rows for the test yet), or one grown from a union that passes
-        # (certification can start there), may still grow like a single qualified rule at half
-        # the error rate; any other union at a quarter of it
         small = covered * scale < 2 * m_star
         grown = bool(prev_covered) and strict_ok(prev_errors, prev_covered)
         share = 0.5 if small or grown else 0.25
@@ -496,100 +615,96 @@ def learn_rules(
             errors <= share * eps * covered and error_upper_bound(errors, covered, conf) <= eps
         )
 
-    budgets = {c: 0.5 * cap * n_val_c[c] for c, cap in cfg.class_caps}
-    picks, sel_reason, sel_info = select_greedy(
-        bits,
-        qb.labels,
-        vbound[qual],
-        y[val_rows],
-        n_classes,
-        max_rules=cfg.max_rules,
-        union_ok=union_ok,
-        marginal_ok=lambda e, m: e + cfg.marginal_prior <= eps * m,
-        class_error_budget=budgets,
-    )
-    timings["select"] = time.perf_counter() - t
-    report["selection"] = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
-    if not picks:
-        return stop(f"selection picked no rule: {sel_reason}")
-    picks = np.asarray(picks, np.int64)
-    pb = vbound[qual][picks]
-    psup = vn[qual][picks]
-    if cfg.order == "bound":
-        order = np.lexsort((np.arange(picks.size), -psup, -pb))
-    else:  # selection order: each prefix adds the next-best increment
-        order = np.arange(picks.size)
-    chosen = qb.take(picks[order])
-    ch_bound = pb[order]
-    ch_vcounts = vcounts[qual][picks[order]]
+    return union_ok
 
-    # --- render ------------------------------------------------------------------------------
-    conds, keep = [], []
-    for k in range(len(chosen)):
-        c = _render(chosen.masks[k], binner, below, above, no_missing)
-        if c:
-            conds.append(c)
-            keep.append(k)
-    keep = np.asarray(keep, np.int64)
-    chosen = chosen.take(keep)
-    ch_bound = ch_bound[keep]
-    ch_vcounts = ch_vcounts[keep]
-    program = compile_rules(conds, n_categories)
-    labels = chosen.labels.astype(np.int64)
-    gcounts = count(codes_c, y32, grow_rows, chosen.masks, n_classes, shares)
 
-    # the rendered thresholds keep the binned partition on growth and validation rows
-    fr_match = match(values[fit_rows], program)
-    from ..kernels.boxes import first_box
+def _certify_lists(
+    rendered: list[dict],
+    yv: np.ndarray,
+    yc: np.ndarray,
+    n_classes: int,
+    cfg: Config,
+    alpha: float,
+    shared: bool,
+    scale: float,
+) -> tuple[int, int, Certification, dict[str, Any]]:
+    """Certify one of the selected rule lists (strictest level first) on certification rows.
 
-    fb = np.empty(fit_rows.size, np.int64)
-    first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(chosen.masks), fb)
-    if not np.array_equal(fr_match, fb):
-        raise AssertionError("internal error: rendered thresholds change the partition")
+    The hypotheses, fixed from validation rows before certification looks: the prefixes of
+    the strictest list, then the prefixes of each later list that cover more validation rows
+    than the hypothesis before. ``H: error on covered rows > max_error`` (and each per-class
+    cap) is tested in that order, fixed-sequence style, from each start point of
+    :func:`_start_points` at level ``alpha / #starts``; the furthest hypothesis reached wins.
+    Returns (list index, rules kept, certification, report)."""
+    eps, caps = cfg.max_error, cfg.class_caps
+    hyps: list[tuple[int, int]] = []
+    val_cov = -1.0
+    for li, r in enumerate(rendered):
+        mv = prefix_counts(r["vm"], r["labels"], yv, caps)[0]
+        for k in range(1, len(r["conds"]) + 1):
+            if li == 0 or mv[k - 1] > val_cov:
+                hyps.append((li, k))
+                val_cov = max(val_cov, float(mv[k - 1]))
 
-    # --- certify -----------------------------------------------------------------------------
-    result = Learned(conds, labels, gcounts, ch_vcounts, ch_bound, None, report)
-    if not cfg.certify:
-        report["stop_reason"] = f"selection: {sel_reason}; not certified (certify=False)"
-        report["timings_s"] = timings
-        return result
-    t = time.perf_counter()
-    vm = fb if shared else fb[grow_rows.size :]  # validation rows' first rule, in rule order
-    starts = _start_prefixes(
-        vm, labels, y[val_rows], cert_rows.size, val_rows.size, cfg, alpha, shared
-    )
-    cm = match(values[cert_rows], program)
-    # one fixed sequence per start point (chosen without certification rows), each at level
-    # alpha / len(starts) (Bonferroni): keep the longest prefix any of them certifies
-    conf_k = 1.0 - alpha / len(starts)
-    cert = None
+    def counts(y_rows: np.ndarray, key: str):
+        per = [prefix_counts(r[key], r["labels"], y_rows, caps) for r in rendered]
+        m = np.array([per[li][0][k - 1] for li, k in hyps], np.float64)
+        e = np.array([per[li][1][k - 1] for li, k in hyps], np.float64)
+        x = np.array([per[li][2][k - 1] for li, k in hyps], np.float64).reshape(len(hyps), -1)
+        return m, e, x
+
+    mv, ev, xv = counts(yv, "vm")
+    starts = _start_points(mv, ev, xv, yv, cfg, alpha, scale, shared)
+    mc, ec, xc = counts(yc, "cm")
+    class_n = [int(np.sum(yc == c)) for c, _ in caps]
+    p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
+    level = alpha / len(starts)
+    best, tested = -1, ()
     for s0 in starts:
-        c = certify(cm, labels, y[cert_rows], n_classes, eps, conf_k, cfg.class_caps, start=s0)
-        if cert is None or c.kept > cert.kept:
-            cert = c
-    timings["certify"] = time.perf_counter() - t
-    report["certification"] = {
+        run = fixed_sequence(p, level, start=s0 - 1)
+        reach = s0 - 2 + run
+        if run and reach > best:
+            best, tested = reach, tuple(float(v) for v in p[s0 - 1 : reach + 2, 0])
+    n_rows = int(yc.shape[0])
+    if best >= 0:
+        li, k = hyps[best]
+        cov, err = int(mc[best]), int(ec[best])
+        ub = float(error_upper_bound(err, cov, 1.0 - level))
+        n_list = len(rendered[li]["conds"])
+        reason = (
+            f"certified {k} of {n_list} rules"
+            if k == n_list
+            else f"certified the first {k} of {n_list} rules; the next step failed"
+        )
+        if len(rendered) > 1:
+            reason += f" (list {li + 1} of {len(rendered)})"
+        cert = Certification(k, starts[0], n_rows, cov, err, ub, tested, reason)
+    else:
+        li, k = 0, 0
+        i = starts[0] - 1
+        failing = [
+            "overall error" if j == 0 else f"class {caps[j - 1][0]} cap"
+            for j in range(p.shape[1])
+            if p[i, j] > level
+        ]
+        reason = (
+            f"no prefix certified: the first step ({int(mc[i])} covered rows, {int(ec[i])} "
+            f"errors) fails the {', '.join(failing)} test at level {level:.3g}"
+        )
+        cert = Certification(0, starts[0], n_rows, 0, 0, None, (float(p[i, 0]),), reason)
+    info = {
         "start_prefixes": [int(v) for v in starts],
-        "level_per_sequence": float(alpha / len(starts)),
-        "start_prefix": int(cert.start),
-        "kept": int(cert.kept),
+        "level_per_sequence": float(level),
+        "start_prefix": int(starts[0]),
+        "hypotheses": len(hyps),
+        "list": int(li),
+        "kept": int(k),
         "covered": int(cert.covered),
         "errors": int(cert.errors),
-        "pvalues": [float(p) for p in cert.pvalues],
+        "pvalues": [float(v) for v in cert.pvalues],
         "reason": cert.reason,
     }
-    result.certification = cert
-    k = cert.kept
-    result.conditions = conds[:k]
-    result.labels = labels[:k]
-    result.growth_counts = gcounts[:k]
-    result.validation_counts = ch_vcounts[:k]
-    result.bounds = ch_bound[:k]
-    report["rules"] = int(k)
-    report["stop_reason"] = f"selection: {sel_reason}; certification: {cert.reason}"
-    timings["total"] = time.perf_counter() - t0
-    report["timings_s"] = timings
-    return result
+    return li, k, cert, info
 
 
 def _round_robin(labels: np.ndarray, n_classes: int, limit: int) -> np.ndarray:
@@ -610,39 +725,45 @@ def _pessimistic(k):
     return np.ceil(k + 2.0 * np.sqrt(k + 1.0) + 1.0)
 
 
-def _start_prefixes(
-    vm, labels, yv, n_cert, n_val, cfg: Config, alpha: float, optimistic: bool
+def _start_points(
+    m: np.ndarray,
+    e: np.ndarray,
+    x: np.ndarray,
+    yv: np.ndarray,
+    cfg: Config,
+    alpha: float,
+    scale: float,
+    optimistic: bool,
 ) -> list[int]:
-    """Start points of the certification sequences, chosen on validation rows only (never on
-    certification rows), so that the sequences are fixed before certification looks.
+    """Start points (1-based hypothesis numbers) of the certification sequences, chosen on
+    validation rows only (never on certification rows), so the sequences are fixed before
+    certification looks. ``m``, ``e``, ``x``: validation rows covered, errors, and per-class-cap
+    errors of each hypothesis.
 
-    ``predicted``: the shortest prefix whose validation counts, rescaled to the certification
+    ``predicted``: the first hypothesis whose validation counts, rescaled to the certification
     size and with errors made pessimistic (k -> k + 2 sqrt(k + 1) + 1), would pass every test
-    with a margin (else the prefix with the smallest predicted p-value). ``short``: the shortest
-    prefix predicted to cover 1.5x the rows an error-free test needs. When ``short`` comes
-    before ``predicted`` (or validation rows are growth rows, ``optimistic``, where error
-    estimates run low), both are tested, each at half the level; else one sequence."""
-    n_rules = labels.size
-    if n_rules == 0:
+    with a margin (else the one with the smallest predicted p-value). ``short``: the first
+    predicted to cover 1.5x the rows an error-free test needs. When ``short`` comes before
+    ``predicted`` (or validation rows are growth rows, ``optimistic``, where error estimates run
+    low), both are tested, each at half the level; else one sequence."""
+    n_h = m.shape[0]
+    if n_h == 0:
         return [1]
     two = 1.0 - alpha / 2
-    scale = n_cert / max(n_val, 1)
-    cov = vm >= 0
-    r = vm[cov]
-    wrong = labels[r] != yv[cov]
-    m = np.cumsum(np.bincount(r, minlength=n_rules)) * scale
-    e = np.cumsum(np.bincount(r[wrong], minlength=n_rules)) * scale
-    pessimistic = _pessimistic
-    p = [binomial_pvalue(pessimistic(e), np.floor(m), cfg.max_error)]
-    for c, cap in cfg.class_caps:
+    ms, es = m * scale, e * scale
+    p = [binomial_pvalue(_pessimistic(es), np.floor(ms), cfg.max_error)]
+    for j, (c, cap) in enumerate(cfg.class_caps):
         n_c = np.sum(yv == c) * scale
-        x = np.cumsum(np.bincount(r[wrong & (yv[cov] == c)], minlength=n_rules)) * scale
-        p.append(binomial_pvalue(pessimistic(x), np.full(n_rules, np.floor(n_c)), cap))
+        p.append(binomial_pvalue(_pessimistic(x[:, j] * scale), np.full(n_h, np.floor(n_c)), cap))
     worst = np.max(np.stack(p, axis=1), axis=1)
     ok = np.flatnonzero(worst <= alpha / 4)
     predicted = int(ok[0]) + 1 if ok.size else int(np.argmin(worst)) + 1
-    enough = np.flatnonzero(m >= 1.5 * rows_needed(cfg.max_error, two))
-    short = int(enough[0]) + 1 if enough.size else n_rules
+    # never start where even an error-free test has too few rows
+    able = np.flatnonzero(ms >= rows_needed(cfg.max_error, 1.0 - alpha))
+    if able.size:
+        predicted = max(predicted, int(able[0]) + 1)
+    enough = np.flatnonzero(ms >= 1.5 * rows_needed(cfg.max_error, two))
+    short = int(enough[0]) + 1 if enough.size else n_h
     if short < predicted:
         return [short, predicted]
     if optimistic and predicted > 1:
