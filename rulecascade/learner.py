@@ -93,17 +93,18 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     The calibration data is split (stratified) into growth, validation and certification rows.
     Candidate boxes are grown on the growth rows (nodes of randomized histogram trees grown to
     purity, then widened side by side while they stay within a purity budget of a quarter of
-    ``max_error``, redundant conditions dropped), bounded on the validation rows (one-sided
-    Clopper-Pearson lower bound on precision at ``confidence``; a rule qualifies when its bound
-    is at least ``1 - 3 * max_error``) and selected greedily for new validated coverage: each
-    pick's new rows must be clean (``errors + 1 <= max_error * rows``) and the selected union
-    must be likely to pass certification (its validation errors, made pessimistic, rescaled to
-    the certification split). The list keeps the selection order (each prefix adds the next
-    best increment, which is what the fixed sequence tests) and is finally certified on the
-    certification rows that selection never saw: its prefixes are tested in a fixed sequence
-    (Learn-then-Test) for ``error on covered rows <= max_error`` and every per-class cap, and
-    the longest certified prefix is kept. When nothing qualifies or certifies, ``fit`` warns
-    (:class:`NoRulesWarning`) and the rule set is empty.
+    ``max_error``, redundant conditions dropped; one-condition intervals along a nested path from
+    the purest to the widest), bounded on the validation rows (one-sided Clopper-Pearson lower
+    bound on precision at ``confidence``; a rule qualifies when its bound is at least
+    ``1 - 3 * max_error``) and selected greedily for new validated coverage: each pick's new rows
+    must be clean (``errors + 1 <= target * rows``) and the selected union must be likely to
+    pass certification at the target (its validation errors, made pessimistic, rescaled to the
+    certification split). Selection runs at three targets (0.5, 1 and 1.5 x ``max_error``), one
+    rule list each, in selection order. Certification, on rows selection never saw, walks the
+    prefixes of the strictest list and then the wider prefixes of the others in one fixed
+    sequence (Learn-then-Test) testing ``error on covered rows <= max_error`` and every per-class
+    cap, and keeps the furthest step that holds. When nothing qualifies or certifies, ``fit``
+    warns (:class:`NoRulesWarning`) and the rule set is empty.
 
     Parameters
     ----------

@@ -553,7 +553,6 @@ def learn_rules(
         )
     if not rendered:
         return stop("selection picked no rule that can be written as conditions")
-    main = rendered[levels.index(1.0)] if len(rendered) == len(levels) else rendered[-1]
 
     def result_for(r: dict, k: int, cert: Certification | None) -> Learned:
         gcounts = count(codes_c, y32, grow_rows, r["masks"][:k], n_classes, shares)
@@ -571,7 +570,7 @@ def learn_rules(
     if not cfg.certify:
         report["stop_reason"] = f"selection: {sel['stop_reason']}; not certified (certify=False)"
         report["timings_s"] = timings
-        return result_for(main, len(main["conds"]), None)
+        return result_for(rendered[0], len(rendered[0]["conds"]), None)  # one level: 1.0
     t = time.perf_counter()
     for r in rendered:
         r["cm"] = match(values[cert_rows], r["program"])
