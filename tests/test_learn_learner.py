@@ -452,3 +452,13 @@ def test_credit_default_certifies_a_low_balance_rule_that_holds_on_held_out_rows
     covered = learner.match(Xt) >= 0
     assert covered.mean() > 0.4
     assert np.mean(learner.predict(Xt)[covered] == yt[covered]) >= 1 - max_error
+
+
+@pytest.mark.parametrize("max_error", [0.4, 0.74, 0.99])
+def test_loose_targets_near_one_fit(max_error):
+    # the selection levels above 1 x max_error must stay valid error rates (< 1)
+    X, y = _blobs(n=2000, seed=3, noise=0.2)
+    learner = _quiet(max_error=max_error).fit(X, y)
+    covered = learner.match(X) >= 0
+    assert covered.any()
+    assert np.mean(learner.predict(X)[covered] == y[covered]) >= 1 - max_error

@@ -489,6 +489,7 @@ def learn_rules(
     lists: list[np.ndarray] = []
     sel: dict[str, Any] = {}
     for level in levels:
+        target = _level_target(level, eps)
         picks, sel_reason, sel_info = select_greedy(
             bits,
             qb.labels,
@@ -496,8 +497,8 @@ def learn_rules(
             y[val_rows],
             n_classes,
             max_rules=cfg.max_rules,
-            union_ok=_union_rule(level * eps, conf, conf_u, scale, cfg.certify),
-            marginal_ok=lambda e, m, lv=level: e + cfg.marginal_prior <= lv * eps * m,
+            union_ok=_union_rule(target, conf, conf_u, scale, cfg.certify),
+            marginal_ok=lambda e, m, t=target: e + cfg.marginal_prior <= t * m,
             class_error_budget=budgets,
         )
         if level == 1.0:
@@ -585,6 +586,11 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
+
+
+def _level_target(level: float, eps: float) -> float:
+    """The error target of a selection level: ``level * eps``, kept below 1 (halfway to it)."""
+    return min(level * eps, 0.5 * (1.0 + eps)) if level > 1.0 else level * eps
 
 
 def _union_rule(eps: float, conf: float, conf_u: float, scale: float, certify_: bool):
