@@ -99,10 +99,10 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     ``1 - 3 * max_error``) and selected greedily for new validated coverage: each pick's new rows
     must be clean (``errors + 1 <= target * rows``) and the selected union must be likely to
     pass certification at the target (its validation errors, made pessimistic, rescaled to the
-    certification split). Selection runs at three targets (0.5, 1 and 1.5 x ``max_error``), one
-    rule list each, in selection order. Certification, on rows selection never saw, walks the
-    prefixes of the strictest list and then the wider prefixes of the others in one fixed
-    sequence (Learn-then-Test) testing ``error on covered rows <= max_error`` and every per-class
+    certification split). Selection runs at five targets (0.5, 1, 1.5, 2 and 3 x
+    ``max_error``), one rule list each, in selection order. Certification, on rows selection
+    never saw, walks the prefixes of the strictest list and then the wider prefixes of the
+    others in one fixed sequence (Learn-then-Test) testing ``error on covered rows <= max_error`` and every per-class
     cap, and keeps the furthest step that holds. When nothing qualifies or certifies, ``fit``
     warns (:class:`NoRulesWarning`) and the rule set is empty.
 

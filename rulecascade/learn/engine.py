@@ -68,8 +68,9 @@ class Config:
     subsample: float = 0.6
     backoff: float = 0.25  # widening gives back this share of a side stopped by other classes
     order: str = "greedy"  # rule order: "greedy" (selection order) or "bound"
-    levels: tuple[float, ...] = (0.5, 1.0, 1.5)  # selection targets (x max_error), one rule
-    # list each; certification walks them strictest first and keeps the widest that holds
+    # selection targets (x max_error), one rule list each; certification walks them strictest
+    # first and keeps the widest that holds (later levels cost no confidence)
+    levels: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
