@@ -156,3 +156,27 @@ def test_certify_lists_family_wise_error_is_controlled():
         passes += k > 0
     assert passes > 0  # the boundary is reachable: the test has power to see a broken level
     assert passes / trials <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / trials)
+
+
+def test_fallback_procedure_is_fixed_sequence_with_one_weight():
+    from rulecascade.learn.bounds import fallback_procedure
+
+    p = np.array([0.5, 0.01, 0.02, 0.2, 0.001])
+    w = np.array([0.0, 1.0, 0.0, 0.0, 0.0])
+    levels, rej = fallback_procedure(p, w, 0.05)
+    assert rej.tolist() == [False, True, True, False, False]  # stops at the first failure
+    assert levels.tolist() == [0.0, 0.05, 0.05, 0.05, 0.0]
+    assert rej.sum() == fixed_sequence(p, 0.05, start=1)
+
+
+def test_fallback_procedure_tests_a_later_weight_after_a_failure():
+    from rulecascade.learn.bounds import fallback_procedure
+
+    p = np.array([[0.04, 0.0], [0.02, 0.0], [0.001, 0.0], [0.001, 0.03]])
+    levels, rej = fallback_procedure(p, np.array([0.5, 0.0, 0.5, 0.0]), 0.05)
+    assert rej.tolist() == [False, False, True, False]  # own level 0.025; 2nd test fails at 3
+    assert np.allclose(levels, [0.025, 0.0, 0.025, 0.025])
+    _, rej = fallback_procedure(p[:, 0], np.array([0.5, 0.0, 0.5, 0.0]), 0.05)
+    assert rej.tolist() == [False, False, True, True]
+    with pytest.raises(ValueError, match="weights"):
+        fallback_procedure(p, np.array([0.7, 0.0, 0.7, 0.0]), 0.05)

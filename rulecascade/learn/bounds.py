@@ -22,6 +22,7 @@ __all__ = [
     "binomial_pvalue",
     "certify",
     "error_upper_bound",
+    "fallback_procedure",
     "fixed_sequence",
     "precision_lower_bound",
     "prefix_counts",
@@ -81,6 +82,33 @@ def fixed_sequence(pvalues: np.ndarray, alpha: float, start: int = 0) -> int:
         else:
             break
     return k
+
+
+def fallback_procedure(
+    pvalues: np.ndarray, weights: np.ndarray, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fallback procedure (Wiens 2003): hypotheses tested in a fixed order, hypothesis ``i``
+    at level ``alpha * weights[i]`` plus the level of hypothesis ``i - 1`` when that one was
+    rejected. With one weight of 1 it is fixed-sequence testing from that hypothesis; unlike
+    fixed-sequence testing, a hypothesis with its own weight is still tested after a failure.
+    The family-wise error stays below ``alpha`` when ``sum(weights) <= 1``.
+
+    ``pvalues``: (n_hypotheses,) or (n_hypotheses, n_tests), all tests of a hypothesis must
+    pass (intersection-union). Returns (level per hypothesis, rejected per hypothesis)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim == 1:
+        p = p[:, None]
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape[0] != p.shape[0] or np.any(w < 0) or w.sum() > 1.0 + 1e-12:
+        raise ValueError("weights: one non-negative weight per hypothesis, summing to <= 1")
+    levels = np.zeros(p.shape[0])
+    rejected = np.zeros(p.shape[0], dtype=bool)
+    carry = 0.0
+    for i in range(p.shape[0]):
+        levels[i] = alpha * w[i] + carry
+        rejected[i] = levels[i] > 0 and bool(np.all(p[i] <= levels[i]))
+        carry = levels[i] if rejected[i] else 0.0
+    return levels, rejected
 
 
 @dataclass(frozen=True)

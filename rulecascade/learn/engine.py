@@ -20,7 +20,7 @@ from .bounds import (
     Certification,
     binomial_pvalue,
     error_upper_bound,
-    fixed_sequence,
+    fallback_procedure,
     precision_lower_bound,
     prefix_counts,
     rows_needed,
@@ -639,8 +639,9 @@ def _certify_lists(
     The hypotheses, fixed from validation rows before certification looks: the prefixes of
     the strictest list, then the prefixes of each later list that cover more validation rows
     than the hypothesis before. ``H: error on covered rows > max_error`` (and each per-class
-    cap) is tested in that order, fixed-sequence style, from each start point of
-    :func:`_start_points` at level ``alpha / #starts``; the furthest hypothesis reached wins.
+    cap) is tested in that order by the fallback procedure, each start point of
+    :func:`_start_points` with weight ``1 / #starts`` (one start: fixed-sequence testing from
+    it); the furthest hypothesis rejected wins.
     Returns (list index, rules kept, certification, report)."""
     eps, caps = cfg.max_error, cfg.class_caps
     hyps: list[tuple[int, int]] = []
@@ -664,13 +665,17 @@ def _certify_lists(
     mc, ec, xc = counts(yc, "cm")
     class_n = [int(np.sum(yc == c)) for c, _ in caps]
     p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
-    level = alpha / len(starts)
-    best, tested = -1, ()
+    # the start points share alpha; a run of passes carries its level forward (fallback
+    # procedure), so an early failure no longer ends the other start's sequence
+    weights = np.zeros(len(hyps))
     for s0 in starts:
-        run = fixed_sequence(p, level, start=s0 - 1)
-        reach = s0 - 2 + run
-        if run and reach > best:
-            best, tested = reach, tuple(float(v) for v in p[s0 - 1 : reach + 2, 0])
+        weights[s0 - 1] += 1.0 / len(starts)
+    levels, rejected = fallback_procedure(p, weights, alpha)
+    hit = np.flatnonzero(rejected)
+    best = int(hit[-1]) if hit.size else -1
+    level = float(levels[best]) if best >= 0 else alpha * float(weights[starts[0] - 1])
+    first = starts[0] - 1
+    tested = tuple(float(v) for v in p[first : max(best, first) + 2, 0])
     n_rows = int(yc.shape[0])
     if best >= 0:
         li, k = hyps[best]
@@ -700,7 +705,8 @@ def _certify_lists(
         cert = Certification(0, starts[0], n_rows, 0, 0, None, (float(p[i, 0]),), reason)
     info = {
         "start_prefixes": [int(v) for v in starts],
-        "level_per_sequence": float(level),
+        "level_per_sequence": float(alpha / len(starts)),
+        "level": float(level),
         "start_prefix": int(starts[0]),
         "hypotheses": len(hyps),
         "list": int(li),
