@@ -559,6 +559,8 @@ def _from_frame(cr: CompiledRules, df: pl.DataFrame) -> np.ndarray:
         if cr.kinds[name] == _data.CATEGORICAL and s.dtype.is_float():
             # all-missing float columns are valid categoricals in the reference
             df = df.with_columns(_series(s.to_numpy(), name, _data.CATEGORICAL))
+    if not cr.projection_outputs:  # the encoded matrix (float64, column-major) is the input
+        return _data.encode(df, cr.direct, cr.kinds, cr.categories).values
     M = np.empty((n, len(cr.columns)), dtype=np.float64, order="F")
     if cr.direct:
         enc = _data.encode(df, cr.direct, cr.kinds, cr.categories)
