@@ -180,3 +180,28 @@ def test_fallback_procedure_tests_a_later_weight_after_a_failure():
     assert rej.tolist() == [False, False, True, True]
     with pytest.raises(ValueError, match="weights"):
         fallback_procedure(p, np.array([0.7, 0.0, 0.7, 0.0]), 0.05)
+
+
+def test_certify_lists_passes_a_step_validation_ranked_low():
+    # validation (biased by selection) calls the wide list the riskiest, certification finds the
+    # two stricter lists at the cap and the wide one well below it: the share of the level spread
+    # over every step still certifies the wide list
+    from rulecascade.learn.engine import Config, _certify_lists
+
+    n = 14000
+    rows = np.arange(n)
+    lists = [np.where(rows < k, 0, -1) for k in (2000, 4000, 12000)]
+    yv = np.zeros(n, np.int64)
+    yv[5000:5020] = 1
+    yc = np.zeros(n, np.int64)
+    yc[0:10] = 1
+    yc[2000:2010] = 1
+    yv[12000:] = yc[12000:] = 1  # uncovered rows of the other class
+    rendered = [
+        {"conds": [["r"]], "labels": np.zeros(1, np.int64), "vm": m, "cm": m} for m in lists
+    ]
+    li, k, cert, info = _certify_lists(
+        rendered, yv, yc, 2, Config(max_error=0.005), 0.05, False, 1.0
+    )
+    assert 3 not in info["start_prefixes"]  # validation did not predict the wide list
+    assert (li, k) == (2, 1) and cert.covered == 12000 and cert.errors == 20

@@ -624,6 +624,9 @@ def _union_rule(eps: float, conf: float, conf_u: float, scale: float, certify_: 
     return union_ok
 
 
+START_SHARE = 0.5  # share of the certification level put on the predicted start points
+
+
 def _certify_lists(
     rendered: list[dict],
     yv: np.ndarray,
@@ -639,9 +642,10 @@ def _certify_lists(
     The hypotheses, fixed from validation rows before certification looks: the prefixes of
     the strictest list, then the prefixes of each later list that cover more validation rows
     than the hypothesis before. ``H: error on covered rows > max_error`` (and each per-class
-    cap) is tested in that order by the fallback procedure, each start point of
-    :func:`_start_points` with weight ``1 / #starts`` (one start: fixed-sequence testing from
-    it); the furthest hypothesis rejected wins.
+    cap) is tested in that order by the fallback procedure: half the level split over the start
+    points of :func:`_start_points`, half over every hypothesis (selection makes validation
+    counts optimistic, so validation may rank the steps wrongly); a run of rejections carries
+    its level forward. The furthest hypothesis rejected wins.
     Returns (list index, rules kept, certification, report)."""
     eps, caps = cfg.max_error, cfg.class_caps
     hyps: list[tuple[int, int]] = []
@@ -667,9 +671,12 @@ def _certify_lists(
     p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
     # the start points share alpha; a run of passes carries its level forward (fallback
     # procedure), so an early failure no longer ends the other start's sequence
-    weights = np.zeros(len(hyps))
+    # half the level on the start points validation predicts, half spread over every step:
+    # selection makes validation counts optimistic (the winner's curse), so a step validation
+    # ranks low may still be the one certification can pass
+    weights = np.full(len(hyps), (1.0 - START_SHARE) / len(hyps))
     for s0 in starts:
-        weights[s0 - 1] += 1.0 / len(starts)
+        weights[s0 - 1] += START_SHARE / len(starts)
     levels, rejected = fallback_procedure(p, weights, alpha)
     hit = np.flatnonzero(rejected)
     best = int(hit[-1]) if hit.size else -1
@@ -705,7 +712,7 @@ def _certify_lists(
         cert = Certification(0, starts[0], n_rows, 0, 0, None, (float(p[i, 0]),), reason)
     info = {
         "start_prefixes": [int(v) for v in starts],
-        "level_per_sequence": float(alpha / len(starts)),
+        "start_levels": [float(alpha * weights[s0 - 1]) for s0 in starts],
         "level": float(level),
         "start_prefix": int(starts[0]),
         "hypotheses": len(hyps),
@@ -755,9 +762,10 @@ def _start_points(
     ``predicted``: the first hypothesis whose validation counts, rescaled to the certification
     size and with errors made pessimistic (k -> k + 2 sqrt(k + 1) + 1), would pass every test
     with a margin (else the one with the smallest predicted p-value). ``short``: the first
-    predicted to cover 1.5x the rows an error-free test needs. When ``short`` comes before
-    ``predicted`` (or validation rows are growth rows, ``optimistic``, where error estimates run
-    low), both are tested, each at half the level; else one sequence."""
+    predicted to cover 1.5x the rows an error-free test needs, used when it comes before
+    ``predicted`` (else hypothesis 1 when validation rows are growth rows, ``optimistic``, where
+    error estimates run low). ``surest``: the smallest predicted p-value. The distinct ones are
+    the start points; the fallback procedure gives each an equal share of the level."""
     n_h = m.shape[0]
     if n_h == 0:
         return [1]
@@ -776,8 +784,12 @@ def _start_points(
         predicted = max(predicted, int(able[0]) + 1)
     enough = np.flatnonzero(ms >= 1.5 * rows_needed(cfg.max_error, two))
     short = int(enough[0]) + 1 if enough.size else n_h
+    starts = {predicted}
     if short < predicted:
-        return [short, predicted]
-    if optimistic and predicted > 1:
-        return [1, predicted]
-    return [predicted]
+        starts.add(short)
+    elif optimistic and predicted > 1:
+        starts.add(1)
+    # the step validation is surest of: list levels do not order the lists by their true error
+    # (a wider list can be cleaner than a stricter one), so a sequence may start there too
+    starts.add(int(np.argmin(worst)) + 1)
+    return sorted(starts)
