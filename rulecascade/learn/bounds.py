@@ -22,6 +22,7 @@ __all__ = [
     "binomial_pvalue",
     "certify",
     "error_upper_bound",
+    "failing_tests",
     "fallback_procedure",
     "fixed_sequence",
     "precision_lower_bound",
@@ -109,6 +110,15 @@ def fallback_procedure(
         rejected[i] = levels[i] > 0 and bool(np.all(p[i] <= levels[i]))
         carry = levels[i] if rejected[i] else 0.0
     return levels, rejected
+
+
+def failing_tests(p_row: np.ndarray, level: float, class_caps: Sequence[tuple[int, float]]) -> str:
+    """Names of the tests of one hypothesis whose p-value is above ``level``."""
+    return ", ".join(
+        "overall error" if j == 0 else f"class {class_caps[j - 1][0]} cap"
+        for j in range(p_row.shape[0])
+        if p_row[j] > level
+    )
 
 
 @dataclass(frozen=True)
@@ -206,13 +216,8 @@ def certify(
     else:
         cov, err, ub = 0, 0, None
         i = start - 1
-        failing = [
-            "overall error" if j == 0 else f"class {class_caps[j - 1][0]} cap"
-            for j in range(p.shape[1])
-            if p[i, j] > alpha
-        ]
         reason = (
             f"no prefix certified: prefix {start} ({int(m[i])} covered rows, {int(e[i])} "
-            f"errors) fails the {', '.join(failing)} test at level {alpha:.3g}"
+            f"errors) fails the {failing_tests(p[i], alpha, class_caps)} test at level {alpha:.3g}"
         )
     return Certification(kept, start, n_rows, cov, err, ub, tuple(float(v) for v in tested), reason)

@@ -20,6 +20,7 @@ from .bounds import (
     Certification,
     binomial_pvalue,
     error_upper_bound,
+    failing_tests,
     fallback_procedure,
     precision_lower_bound,
     prefix_counts,
@@ -700,14 +701,9 @@ def _certify_lists(
     else:
         li, k = 0, 0
         i = starts[0] - 1
-        failing = [
-            "overall error" if j == 0 else f"class {caps[j - 1][0]} cap"
-            for j in range(p.shape[1])
-            if p[i, j] > level
-        ]
         reason = (
             f"no prefix certified: the first step ({int(mc[i])} covered rows, {int(ec[i])} "
-            f"errors) fails the {', '.join(failing)} test at level {level:.3g}"
+            f"errors) fails the {failing_tests(p[i], level, caps)} test at level {level:.3g}"
         )
         cert = Certification(0, starts[0], n_rows, 0, 0, None, (float(p[i, 0]),), reason)
     info = {
