@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+import polars as pl
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
@@ -104,6 +105,10 @@ def main() -> None:
     t_cells = best_of(lambda: evaluate(cr, X, "cpu", kernel="cells"), repeats)
     t_rules = best_of(lambda: evaluate(cr, X, "cpu", kernel="rules"), repeats)
     t_kernel32 = best_of(lambda: evaluate(cr, X32, "cpu"), repeats)
+    XF = np.asfortranarray(X)
+    t_kernel_f = best_of(lambda: evaluate(cr, XF, "cpu"), repeats)
+    frame = pl.DataFrame({name: X[:, j] for j, name in enumerate(names)})
+    t_polars = best_of(lambda: evaluate(cr, frame, "cpu"), repeats)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)  # per-core speed; robust when other processes share the CPUs
     t_kernel1 = best_of(lambda: evaluate(cr, X, "cpu"), repeats)
@@ -160,6 +165,8 @@ def main() -> None:
         ("numba kernel, per-feature bitsets", t_cells),
         ("numba kernel, rule by rule", t_rules),
         ("numba kernel, auto (float32 input)", t_kernel32),
+        ("numba kernel, auto (float64 column-major input)", t_kernel_f),
+        ("numba kernel, auto (from a polars DataFrame, incl. conversion)", t_polars),
         ("numba kernel, auto, 1 thread", t_kernel1),
         *rows_gpu,
     ]
