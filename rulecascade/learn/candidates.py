@@ -268,6 +268,9 @@ def _contained(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarray) -> 
     return out
 
 
+BETWEEN_MAX_LADDER = 8  # error ladders up to 0, 1, 2, 3, 5, 8, 13, 21 get steps in between
+
+
 def _error_ladder(limit: float) -> list[int]:
     """0, 1, 2, 3, 5, 8, ... (Fibonacci) while below ``limit``."""
     out, a, b = [0], 1, 2
@@ -330,10 +333,12 @@ def interval_candidates(
                     b = _row_share(tot, b0, a0, cut) if b0 < nb else b0
                     if a < b and within[a, b]:
                         found.append((a, b))
+            # steps between ladder steps where the ladder is coarse (few error rows allowed)
+            between = n_between if len(ladder) <= BETWEEN_MAX_LADDER else 0
             for (a0, b0), (a1, b1) in zip(path[:-1], path[1:], strict=True):
-                for t in range(1, n_between + 1):
-                    a = _row_share(tot, a0, a1, t / (n_between + 1))
-                    b = _row_share(tot, b0, b1, t / (n_between + 1))
+                for t in range(1, between + 1):
+                    a = _row_share(tot, a0, a1, t / (between + 1))
+                    b = _row_share(tot, b0, b1, t / (between + 1))
                     if a < b and within[a, b]:
                         found.append((a, b))
             found.extend(path)

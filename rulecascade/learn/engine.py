@@ -517,6 +517,9 @@ def learn_rules(
     # --- render ------------------------------------------------------------------------------
     from ..kernels.boxes import first_box
 
+    t = time.perf_counter()
+    vrows = grow_rows if shared else val_rows
+    codes_v = np.asfortranarray(codes[vrows])
     rendered = []
     for picks in lists:
         pb = vbound[qual][picks]
@@ -537,12 +540,8 @@ def learn_rules(
         keep = np.asarray(keep, np.int64)
         chosen = chosen.take(keep)
         program = compile_rules(conds, n_categories)
-        # the rendered thresholds keep the binned partition on growth and validation rows
-        fr_match = match(values[fit_rows], program)
-        fb = np.empty(fit_rows.size, np.int64)
-        first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(chosen.masks), fb)
-        if not np.array_equal(fr_match, fb):
-            raise AssertionError("internal error: rendered thresholds change the partition")
+        vm = np.empty(vrows.size, np.int64)  # validation rows' first rule
+        first_box(codes_v, np.ascontiguousarray(chosen.masks), vm)
         rendered.append(
             dict(
                 conds=conds,
@@ -551,13 +550,19 @@ def learn_rules(
                 vcounts=vcounts[qual][picks[order][keep]],
                 masks=chosen.masks,
                 program=program,
-                vm=fb if shared else fb[grow_rows.size :],  # validation rows' first rule
+                vm=vm,
             )
         )
+    timings["render"] = time.perf_counter() - t
     if not rendered:
         return stop("selection picked no rule that can be written as conditions")
 
     def result_for(r: dict, k: int, cert: Certification | None) -> Learned:
+        # the rendered thresholds keep the binned partition on growth and validation rows
+        fb = np.empty(fit_rows.size, np.int64)
+        first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(r["masks"]), fb)
+        if not np.array_equal(match(values[fit_rows], r["program"]), fb):
+            raise AssertionError("internal error: rendered thresholds change the partition")
         gcounts = count(codes_c, y32, grow_rows, r["masks"][:k], n_classes, shares)
         return Learned(
             r["conds"][:k],
