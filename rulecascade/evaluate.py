@@ -35,6 +35,8 @@ from .kernels.match_cpu import (
     KIND_RANGE,
     KIND_SET,
     KIND_UPPER,
+    match_buckets_parallel,
+    match_buckets_serial,
     match_cells_parallel,
     match_cells_serial,
     match_parallel,
@@ -87,6 +89,7 @@ class CompiledRules:
     n_words: int
     f_col_schema: np.ndarray | None
     kernel: str
+    buckets: tuple[np.ndarray, ...] | None = None  # bucket kernel arrays (after f_col), if any
     _device_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -197,6 +200,9 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
     cells = _cell_tables(rules, columns, categories)
     f_col = cells["f_col"]
     kernel = _choose_kernel(len(rules.rules), cells)
+    buckets = _bucket_tables(cells)
+    if kernel == "cells" and buckets is not None:
+        kernel = "buckets"
     return CompiledRules(
         rules=rules,
         feature_names=rules.feature_names,
@@ -217,6 +223,7 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
         cond_col_schema=None if col_schema is None else col_schema[cond_col_arr],
         f_col_schema=None if col_schema is None else col_schema[f_col],
         kernel=kernel,
+        buckets=buckets,
         **cells,
     )
 
@@ -299,6 +306,92 @@ def _cell_tables(
         "tab": np.concatenate(tabs) if tabs else np.zeros(0, dtype=np.uint64),
         "n_words": n_words,
     }
+
+
+MAX_BUCKETS = 4096  # per feature; beyond, the rule set keeps the cell kernel
+
+
+def _buckets(cuts: Sequence[float]) -> tuple[float, float, float, np.ndarray, np.ndarray] | None:
+    """Bucket table of one numeric feature's sorted thresholds, or None if none fits.
+
+    ``bucket(x) = int(clip((x - lo) * scale, 0, top))``, computed with the same float64
+    operations here and in the kernel, never decreases as ``x`` grows (each step rounds
+    monotonically). So a threshold in a lower bucket than ``x`` is below ``x``, one in a higher
+    bucket is not, and only a threshold in ``x``'s own bucket needs a comparison: with at most one
+    threshold per bucket the cell of ``x`` (the count of thresholds below it) is
+    ``b_cell[bucket] + (b_thr[bucket] < x)``, where ``b_cell`` counts the thresholds in lower
+    buckets and ``b_thr`` is the bucket's threshold (+inf if none). Returns
+    ``(lo, scale, top, b_cell, b_thr)``; the bucket count doubles from ``2 * len(cuts)`` until
+    every bucket holds at most one threshold (None past ``MAX_BUCKETS``: thresholds too close,
+    or a span that overflows).
+    """
+    t = np.asarray(cuts, dtype=np.float64)
+    k = t.shape[0]
+    if k == 0 or not np.all(np.isfinite(t)):
+        return None
+    lo = float(t[0])
+    with np.errstate(over="ignore"):
+        span = float(t[-1] - t[0])
+    if not np.isfinite(span):
+        return None
+    nb = 2
+    while nb < 2 * k:
+        nb *= 2
+    while nb <= MAX_BUCKETS:
+        scale = nb / span if span > 0 else 0.0
+        if np.isfinite(scale):
+            top = float(nb - 1)
+            v = (t - lo) * scale
+            v = np.where(v > 0.0, v, 0.0)
+            v = np.where(v < top, v, top)
+            b = v.astype(np.int64)
+            if k == 1 or bool(np.all(np.diff(b) > 0)):
+                b_cell = np.searchsorted(b, np.arange(nb), side="left").astype(np.int64)
+                b_thr = np.full(nb, np.inf)
+                b_thr[b] = t
+                return lo, scale, top, b_cell, b_thr
+        nb *= 2
+    return None
+
+
+def _bucket_tables(cells: Mapping[str, Any]) -> tuple[np.ndarray, ...] | None:
+    """Arrays of the bucket kernel (``f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair``),
+    or None unless there is one bitset word and every feature is numeric with a bucket table."""
+    if cells["n_words"] != 1 or len(cells["f_col"]) == 0 or np.any(cells["f_kind"] != 0):
+        return None
+    tab = cells["tab"]
+    lo, scale, top, start, nan, b_thr, b_pair = [], [], [], [], [], [], []
+    n_b = 0
+    for f in range(len(cells["f_col"])):
+        k, s0, t0 = (
+            int(cells["f_thr_len"][f]),
+            int(cells["f_thr_start"][f]),
+            int(cells["f_tab_start"][f]),
+        )
+        fitted = _buckets(cells["thr"][s0 : s0 + k])
+        if fitted is None:
+            return None
+        f_lo, f_scale, f_top, b_cell, b_t = fitted
+        cell_bits = tab[t0 : t0 + k + 2]  # cells 0..K, then NaN
+        lo.append(f_lo)
+        scale.append(f_scale)
+        top.append(f_top)
+        start.append(n_b)
+        nan.append(cell_bits[k + 1])
+        b_thr.append(b_t)
+        b_pair.append(
+            np.stack([cell_bits[b_cell], cell_bits[np.minimum(b_cell + 1, k)]], 1).ravel()
+        )
+        n_b += b_cell.shape[0]
+    return (
+        np.asarray(lo, dtype=np.float64),
+        np.asarray(scale, dtype=np.float64),
+        np.asarray(top, dtype=np.float64),
+        np.asarray(start, dtype=np.int64),
+        np.asarray(nan, dtype=np.uint64),
+        np.concatenate(b_thr),
+        np.concatenate(b_pair).astype(np.uint64),
+    )
 
 
 _cache_lock = threading.Lock()
@@ -604,7 +697,7 @@ def prepare(cr: CompiledRules, X: Any) -> tuple[np.ndarray, bool]:
 # evaluation
 
 
-KERNELS = ("auto", "cells", "rules")
+KERNELS = ("auto", "buckets", "cells", "rules")
 
 
 def evaluate(
@@ -612,8 +705,10 @@ def evaluate(
 ) -> tuple[np.ndarray, int]:
     """First matching rule per row (int64, -1: none) and the number of covered rows.
 
-    ``kernel`` (CPU only): ``"cells"`` (per-feature bitsets), ``"rules"`` (rule by rule) or
-    ``"auto"`` (the compiled rule set's choice). All return the same answer.
+    ``kernel`` (CPU only): ``"cells"`` (per-feature bitsets), ``"buckets"`` (the same with one
+    comparison per feature, for up to 64 rules on numeric features whose thresholds fit bucket
+    tables; else ``"cells"``), ``"rules"`` (rule by rule) or ``"auto"`` (the compiled rule set's
+    choice). All return the same answer.
     """
     cr = _compiled(rules)
     check_device(device)
@@ -629,7 +724,15 @@ def evaluate(
         idx = _evaluate_cuda(cr, M, raw)
         return idx, int(np.count_nonzero(idx >= 0))
     out = np.empty(n, dtype=np.int64)
-    if (cr.kernel if kernel == "auto" else kernel) == "cells":
+    chosen = cr.kernel if kernel == "auto" else kernel
+    if chosen == "buckets" and cr.buckets is None:
+        chosen = "cells"  # the rule set has no bucket tables: the general twin
+    if chosen == "buckets":
+        f_col = cr.f_col_schema if raw else cr.f_col
+        covered = _run_parallel(
+            match_buckets_parallel, match_buckets_serial, n, M, f_col, *cr.buckets, out
+        )
+    elif chosen == "cells":
         f_col = cr.f_col_schema if raw else cr.f_col
         covered = _run_parallel(
             match_cells_parallel, match_cells_serial, n, M, *cr.cell_arrays(f_col), out

@@ -22,7 +22,7 @@ from rules_export import (
 )
 from rules_export.reference import match as reference_match
 
-KERNELS = ("cells", "rules")
+KERNELS = ("buckets", "cells", "rules")
 
 # thresholds: round decimals, float32-rounded decimals, tiny and huge magnitudes
 POOL = sorted(
@@ -352,3 +352,59 @@ def test_wrong_shapes_and_types_are_clear():
         match(cat, {"c": [1.5, 2.5]})
     with pytest.raises(ValueError, match="device"):
         match(rs, np.zeros((1, 2)), device="tpu")
+
+
+@pytest.mark.parametrize(
+    "cuts",
+    [
+        [0.5],
+        [0.1, 0.2, 0.7, 3.0],
+        [-1e300, 0.0, 1e300],  # a huge span
+        [-1.7e308, 0.0, 1.7e308],  # the span overflows: no bucket table
+        [1.0, float(np.nextafter(1.0, 2.0)), 2.0],  # too close for 4,096 buckets
+        list(np.sort(np.random.default_rng(0).normal(size=40))),
+        list(np.cumsum(np.random.default_rng(1).exponential(size=60)) - 30.0),
+        [5e-324, 1e-300, 2.5e-300],  # subnormal and tiny values
+    ],
+)
+def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
+    from rulecascade.evaluate import _buckets
+
+    # one rule per gap between thresholds (and the open ends) on x, and a rule on another
+    # feature only, so that a NaN in x still matches it
+    edges = [None, *cuts, None]
+    rules = RuleSet(
+        (Feature("x"), Feature("z")),
+        (0, 1),
+        tuple(
+            Rule((Interval("x", lo, hi),), k % 2)
+            for k, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))
+            if lo is not None or hi is not None
+        )
+        + (Rule((Interval("z", 0.0, None),), 1),),
+    )
+    cr = compile_rules(rules)
+    assert (cr.buckets is not None) == (_buckets(sorted(set(cuts))) is not None)
+    t = np.asarray(cuts)
+    probes = [t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf), (t[:-1] + t[1:]) / 2]
+    extra = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e308, -1e308, 5e-324]
+    x = np.concatenate([*probes, extra])
+    X = np.column_stack([np.concatenate([x, x]), np.r_[np.full(x.size, -1.0), np.ones(x.size)]])
+    want = reference_match(rules, X)
+    for kernel in KERNELS:
+        assert np.array_equal(match(rules, X, "cpu", kernel=kernel), want), kernel
+    assert np.any(want[np.isnan(X[:, 0])] >= 0)  # NaN in x: the rule on z still answers
+
+
+def test_bucket_tables_fit_or_step_aside():
+    from rulecascade.evaluate import _buckets
+
+    lo, scale, top, b_cell, b_thr = _buckets([0.1, 0.2, 0.7, 3.0])
+    assert b_cell[0] == 0 and b_cell[-1] == 3 and np.sum(np.isfinite(b_thr)) == 4
+    assert _buckets([1.0, float(np.nextafter(1.0, 2.0)), 2.0]) is None  # too close
+    assert _buckets([-1.7e308, 1.7e308]) is None  # the span overflows
+    # more than 64 rules or a categorical feature: the cell kernel
+    many = RuleSet(
+        (Feature("x"),), (0, 1), tuple(Rule((Interval("x", float(k), None),), 0) for k in range(70))
+    )
+    assert compile_rules(many).buckets is None
