@@ -347,21 +347,52 @@ def match_buckets_serial(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, 
     )
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair):
+    """Rule bitset of feature ``f`` for row ``i`` (see :func:`match_buckets_parallel`)."""
+    x = float(M[i, f_col[f]])
+    v = (x - f_lo[f]) * f_scale[f]
+    v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its bits are replaced below
+    top = f_top[f]
+    v = v if v < top else top
+    o = f_start[f] + int(v)
+    w = b_pair[2 * o + (1 if b_thr[o] < x else 0)]
+    return w if x == x else f_nan[f]
+
+
 @njit(cache=True, nogil=True)
 def _bucket_rows(M, i0, i1, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out):
+    """Rows ``i0 .. i1-1``, four at a time (independent work in flight); returns the covered count."""
     covered = 0
     n_f = f_col.shape[0]
-    for i in range(i0, i1):
+    i = i0
+    while i + 4 <= i1:
+        a0 = ~np.uint64(0)
+        a1 = a0
+        a2 = a0
+        a3 = a0
+        for f in range(n_f):
+            a0 &= _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair)
+            a1 &= _bucket_bits(
+                M, i + 1, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
+            )
+            a2 &= _bucket_bits(
+                M, i + 2, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
+            )
+            a3 &= _bucket_bits(
+                M, i + 3, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
+            )
+        out[i] = trailing_zeros(a0) if a0 != 0 else -1
+        out[i + 1] = trailing_zeros(a1) if a1 != 0 else -1
+        out[i + 2] = trailing_zeros(a2) if a2 != 0 else -1
+        out[i + 3] = trailing_zeros(a3) if a3 != 0 else -1
+        covered += (a0 != 0) + (a1 != 0) + (a2 != 0) + (a3 != 0)
+        i += 4
+    while i < i1:
         a = ~np.uint64(0)
         for f in range(n_f):
-            x = float(M[i, f_col[f]])
-            v = (x - f_lo[f]) * f_scale[f]
-            v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its bits are replaced below
-            top = f_top[f]
-            v = v if v < top else top
-            o = f_start[f] + int(v)
-            w = b_pair[2 * o + (1 if b_thr[o] < x else 0)]
-            a &= w if x == x else f_nan[f]
+            a &= _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair)
         out[i] = trailing_zeros(a) if a != 0 else -1
         covered += 1 if a != 0 else 0
+        i += 1
     return covered
