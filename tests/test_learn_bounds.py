@@ -124,7 +124,7 @@ def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
         {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
     ]
     cfg = Config(max_error=0.005, confidence=0.95)
-    return _certify_lists(rendered, y, yc, 2, cfg, 0.05, False, 1.0)
+    return _certify_lists(rendered, y, yc, cfg, 0.05, False, 1.0)
 
 
 def test_certify_lists_keeps_the_widest_list_that_holds():
@@ -152,7 +152,7 @@ def test_certify_lists_family_wise_error_is_controlled():
             {"conds": [["a"]], "labels": np.zeros(1, np.int64), "vm": strict, "cm": strict},
             {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
         ]
-        _, k, _, _ = _certify_lists(rendered, yv, yc, 2, Config(max_error=eps), 0.05, False, 1.0)
+        _, k, _, _ = _certify_lists(rendered, yv, yc, Config(max_error=eps), 0.05, False, 1.0)
         passes += k > 0
     assert passes > 0  # the boundary is reachable: the test has power to see a broken level
     assert passes / trials <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / trials)
@@ -200,8 +200,6 @@ def test_certify_lists_passes_a_step_validation_ranked_low():
     rendered = [
         {"conds": [["r"]], "labels": np.zeros(1, np.int64), "vm": m, "cm": m} for m in lists
     ]
-    li, k, cert, info = _certify_lists(
-        rendered, yv, yc, 2, Config(max_error=0.005), 0.05, False, 1.0
-    )
+    li, k, cert, info = _certify_lists(rendered, yv, yc, Config(max_error=0.005), 0.05, False, 1.0)
     assert 3 not in info["start_prefixes"]  # validation did not predict the wide list
     assert (li, k) == (2, 1) and cert.covered == 12000 and cert.errors == 20

@@ -342,8 +342,7 @@ def interval_candidates(
                     if a < b and within[a, b]:
                         found.append((a, b))
             found.extend(path)
-            for ab in dict.fromkeys(p for p in found if p is not None):
-                a, b = ab
+            for a, b in dict.fromkeys(p for p in found if p is not None):
                 m = np.full((n_features, 4), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64)
                 bits = np.zeros(256, np.uint8)
                 bits[a:b] = 1

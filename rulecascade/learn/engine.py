@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ..kernels.boxes import match_rules
+from ..kernels.boxes import first_box, match_rules
 from .binning import Binner
 from .bounds import (
     Certification,
@@ -515,8 +515,6 @@ def learn_rules(
         return stop(f"selection picked no rule: {sel['stop_reason']}")
 
     # --- render ------------------------------------------------------------------------------
-    from ..kernels.boxes import first_box
-
     t = time.perf_counter()
     vrows = grow_rows if shared else val_rows
     codes_v = np.asfortranarray(codes[vrows])
@@ -583,7 +581,7 @@ def learn_rules(
     for r in rendered:
         r["cm"] = match(values[cert_rows], r["program"])
     which, k, cert, info = _certify_lists(
-        rendered, y[val_rows], y[cert_rows], n_classes, cfg, alpha, shared, scale
+        rendered, y[val_rows], y[cert_rows], cfg, alpha, shared, scale
     )
     timings["certify"] = time.perf_counter() - t
     report["certification"] = info
@@ -637,7 +635,6 @@ def _certify_lists(
     rendered: list[dict],
     yv: np.ndarray,
     yc: np.ndarray,
-    n_classes: int,
     cfg: Config,
     alpha: float,
     shared: bool,
@@ -654,32 +651,31 @@ def _certify_lists(
     its level forward. The furthest hypothesis rejected wins.
     Returns (list index, rules kept, certification, report)."""
     eps, caps = cfg.max_error, cfg.class_caps
+    val_per = [prefix_counts(r["vm"], r["labels"], yv, caps) for r in rendered]
     hyps: list[tuple[int, int]] = []
     val_cov = -1.0
     for li, r in enumerate(rendered):
-        mv = prefix_counts(r["vm"], r["labels"], yv, caps)[0]
+        mv = val_per[li][0]
         for k in range(1, len(r["conds"]) + 1):
             if li == 0 or mv[k - 1] > val_cov:
                 hyps.append((li, k))
                 val_cov = max(val_cov, float(mv[k - 1]))
 
-    def counts(y_rows: np.ndarray, key: str):
-        per = [prefix_counts(r[key], r["labels"], y_rows, caps) for r in rendered]
+    def at_hyps(per: list[tuple[np.ndarray, np.ndarray, np.ndarray]]):
         m = np.array([per[li][0][k - 1] for li, k in hyps], np.float64)
         e = np.array([per[li][1][k - 1] for li, k in hyps], np.float64)
         x = np.array([per[li][2][k - 1] for li, k in hyps], np.float64).reshape(len(hyps), -1)
         return m, e, x
 
-    mv, ev, xv = counts(yv, "vm")
+    mv, ev, xv = at_hyps(val_per)
     starts = _start_points(mv, ev, xv, yv, cfg, alpha, scale, shared)
-    mc, ec, xc = counts(yc, "cm")
+    mc, ec, xc = at_hyps([prefix_counts(r["cm"], r["labels"], yc, caps) for r in rendered])
     class_n = [int(np.sum(yc == c)) for c, _ in caps]
     p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
-    # the start points share alpha; a run of passes carries its level forward (fallback
-    # procedure), so an early failure no longer ends the other start's sequence
-    # half the level on the start points validation predicts, half spread over every step:
-    # selection makes validation counts optimistic (the winner's curse), so a step validation
-    # ranks low may still be the one certification can pass
+    # fallback procedure: half the level on the start points validation predicts, half spread
+    # over every step (selection makes validation counts optimistic, the winner's curse, so a
+    # step validation ranks low may still be the one certification can pass); a run of passes
+    # carries its level forward, so an early failure does not end the sequence
     weights = np.full(len(hyps), (1.0 - START_SHARE) / len(hyps))
     for s0 in starts:
         weights[s0 - 1] += START_SHARE / len(starts)
