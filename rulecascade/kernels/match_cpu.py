@@ -307,6 +307,8 @@ __all__ = [
 
 # --- the bucket kernel (one bitset word, numeric features with bucket tables) -----------------
 
+BUCKETS_CHUNK = 1024  # rows per block: the block's used columns (n_f x 8 KiB) stay in L1/L2
+
 
 @njit(parallel=True, cache=True, nogil=True)
 def match_buckets_parallel(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out):
@@ -317,12 +319,16 @@ def match_buckets_parallel(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr
     grows and a bucket holds at most one threshold, so one comparison with it,
     ``b_thr[f_start[f] + bucket]``, picks between the bucket's two rule bitsets
     (``b_pair[2 * (f_start[f] + bucket) + above]``); NaN takes ``f_nan[f]`` (the rules without a
-    condition on the feature). Rows are read once each, branch-free."""
+    condition on the feature). Blocks of rows are worked feature by feature on a copy of the
+    block's used columns: branch-free loops over contiguous values that the compiler vectorises,
+    whatever the layout of ``M``."""
     n = M.shape[0]
-    B = CELLS_CHUNK
+    B = BUCKETS_CHUNK
     covered = 0
     for blk in prange((n + B - 1) // B):
-        covered += _bucket_rows(
+        buf = np.empty((f_col.shape[0], B), np.float64)
+        acc = np.empty(B, np.uint64)
+        covered += _bucket_block(
             M,
             blk * B,
             min(n, blk * B + B),
@@ -334,6 +340,8 @@ def match_buckets_parallel(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr
             f_nan,
             b_thr,
             b_pair,
+            buf,
+            acc,
             out,
         )
     return covered
@@ -342,57 +350,61 @@ def match_buckets_parallel(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr
 @njit(cache=True, nogil=True)
 def match_buckets_serial(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out):
     """Single-threaded twin of :func:`match_buckets_parallel`."""
-    return _bucket_rows(
-        M, 0, M.shape[0], f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out
-    )
+    n = M.shape[0]
+    B = BUCKETS_CHUNK
+    buf = np.empty((f_col.shape[0], B), np.float64)
+    acc = np.empty(B, np.uint64)
+    covered = 0
+    for i0 in range(0, n, B):
+        covered += _bucket_block(
+            M,
+            i0,
+            min(n, i0 + B),
+            f_col,
+            f_lo,
+            f_scale,
+            f_top,
+            f_start,
+            f_nan,
+            b_thr,
+            b_pair,
+            buf,
+            acc,
+            out,
+        )
+    return covered
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair):
-    """Rule bitset of feature ``f`` for row ``i`` (see :func:`match_buckets_parallel`)."""
-    x = float(M[i, f_col[f]])
-    v = (x - f_lo[f]) * f_scale[f]
-    v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its bits are replaced below
-    top = f_top[f]
-    v = v if v < top else top
-    o = f_start[f] + int(v)
-    w = b_pair[2 * o + (1 if b_thr[o] < x else 0)]
-    return w if x == x else f_nan[f]
-
-
-@njit(cache=True, nogil=True)
-def _bucket_rows(M, i0, i1, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out):
-    """Rows ``i0 .. i1-1``, four at a time (independent work in flight); returns the covered count."""
-    covered = 0
+def _bucket_block(
+    M, i0, i1, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, buf, acc, out
+):
+    """Rows ``i0 .. i1-1`` (at most ``buf.shape[1]``); returns the covered count."""
+    m = i1 - i0
     n_f = f_col.shape[0]
-    i = i0
-    while i + 4 <= i1:
-        a0 = ~np.uint64(0)
-        a1 = a0
-        a2 = a0
-        a3 = a0
-        for f in range(n_f):
-            a0 &= _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair)
-            a1 &= _bucket_bits(
-                M, i + 1, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
-            )
-            a2 &= _bucket_bits(
-                M, i + 2, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
-            )
-            a3 &= _bucket_bits(
-                M, i + 3, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair
-            )
-        out[i] = trailing_zeros(a0) if a0 != 0 else -1
-        out[i + 1] = trailing_zeros(a1) if a1 != 0 else -1
-        out[i + 2] = trailing_zeros(a2) if a2 != 0 else -1
-        out[i + 3] = trailing_zeros(a3) if a3 != 0 else -1
-        covered += (a0 != 0) + (a1 != 0) + (a2 != 0) + (a3 != 0)
-        i += 4
-    while i < i1:
-        a = ~np.uint64(0)
-        for f in range(n_f):
-            a &= _bucket_bits(M, i, f, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair)
-        out[i] = trailing_zeros(a) if a != 0 else -1
+    for f in range(n_f):  # the used columns, one contiguous row of ``buf`` each
+        c = f_col[f]
+        for r in range(m):
+            buf[f, r] = M[i0 + r, c]
+    for r in range(m):
+        acc[r] = ~np.uint64(0)
+    for f in range(n_f):
+        lo = f_lo[f]
+        scale = f_scale[f]
+        top = f_top[f]
+        s0 = f_start[f]
+        nan_bits = f_nan[f]
+        for r in range(m):
+            x = buf[f, r]
+            v = (x - lo) * scale
+            v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its bits are replaced below
+            v = v if v < top else top
+            o = s0 + int(v)
+            w = b_pair[2 * o + (1 if b_thr[o] < x else 0)]
+            acc[r] &= w if x == x else nan_bits
+    covered = 0
+    for r in range(m):
+        a = acc[r]
+        out[i0 + r] = trailing_zeros(a) if a != 0 else -1
         covered += 1 if a != 0 else 0
-        i += 1
     return covered

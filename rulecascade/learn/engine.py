@@ -79,6 +79,8 @@ class Config:
     max_growth_rows: int = 300_000
     max_depth: int = 40
     small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
+    cert_shares: tuple[float, float] = (0.25, 0.5)  # certification share of the rows: bounds
+    growth_share: float = 2.0 / 3.0  # growth share of the rows left after certification
 
 
 @dataclass(frozen=True)
@@ -270,12 +272,12 @@ def plan_splits(
     n = y.shape[0]
     if cfg.certify:
         need = rows_needed(cfg.max_error, 1.0 - (1.0 - cfg.confidence) / 2)
-        c = float(np.clip(need / (0.5 * max(n, 1)), 0.25, 0.5))
+        c = float(np.clip(need / (0.5 * max(n, 1)), *cfg.cert_shares))
         rest = 1.0 - c
         if rest * n < cfg.small_rows:
             grow, cert = _split(y, n_classes, (rest, c), rng)
             return grow, grow, cert
-        g = min(rest * 2.0 / 3.0, cfg.max_growth_rows / max(n, 1))
+        g = min(rest * cfg.growth_share, cfg.max_growth_rows / max(n, 1))
         fr = (g, rest - g, c)
     else:
         g = min(0.6, cfg.max_growth_rows / max(n, 1))
