@@ -220,7 +220,8 @@ def test_many_rules_large_batch_both_kernels(n_rules):
 def test_numeric_array_fast_path_reads_in_place_and_agrees():
     rng = np.random.default_rng(1)
     rs, grid = _random_rule_set(rng, 40, cats=False)
-    X = rng.choice(grid, size=(30_000, 6))
+    assert compile_rules(rs).buckets is not None  # the bucket kernel, in blocks of 1,024 rows
+    X = rng.choice(grid, size=(30_000, 6))  # parallel (30k rows) and serial (15k) paths
     want = reference_match(rs, X)
     for A in (X, np.asfortranarray(X), X.astype(np.float32), X[::2], X.astype(np.int64)):
         for kernel in KERNELS:
