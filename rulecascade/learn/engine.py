@@ -79,6 +79,7 @@ class Config:
     max_growth_rows: int = 300_000
     max_depth: int = 40
     small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
+    start_share: float = 0.5  # share of the certification level put on the start points
     cert_shares: tuple[float, float] = (0.25, 0.5)  # certification share of the rows: bounds
     growth_share: float = 2.0 / 3.0  # growth share of the rows left after certification
 
@@ -630,7 +631,6 @@ def _union_rule(eps: float, conf: float, conf_u: float, scale: float, certify_: 
     return union_ok
 
 
-START_SHARE = 0.5  # share of the certification level put on the predicted start points
 
 
 def _certify_lists(
@@ -678,9 +678,9 @@ def _certify_lists(
     # over every step (selection makes validation counts optimistic, the winner's curse, so a
     # step validation ranks low may still be the one certification can pass); a run of passes
     # carries its level forward, so an early failure does not end the sequence
-    weights = np.full(len(hyps), (1.0 - START_SHARE) / len(hyps))
+    weights = np.full(len(hyps), (1.0 - cfg.start_share) / len(hyps))
     for s0 in starts:
-        weights[s0 - 1] += START_SHARE / len(starts)
+        weights[s0 - 1] += cfg.start_share / len(starts)
     levels, rejected = fallback_procedure(p, weights, alpha)
     hit = np.flatnonzero(rejected)
     best = int(hit[-1]) if hit.size else -1
