@@ -80,7 +80,8 @@ class Config:
     max_depth: int = 40
     small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
     start_share: float = 0.5  # share of the certification level put on the start points
-    cert_shares: tuple[float, float] = (0.25, 0.5)  # certification share of the rows: bounds
+    cert_shares: tuple[float, float] = (0.4, 0.5)  # certification share of the rows: bounds
+    # (40% at least: the test's power decides what can be kept; more growth rows buy less)
     growth_share: float = 2.0 / 3.0  # growth share of the rows left after certification
 
 
@@ -263,10 +264,12 @@ def plan_splits(
 
     The certification share is sized from the target: enough rows that about half of them,
     covered without error, certify ``max_error`` (at the Bonferroni level of two fixed
-    sequences), between 25% and 50% of the rows. Growth gets half the rest when the rest is
-    large (at most ``max_growth_rows``: more rows buy little there) and validation the other
-    part; with ``small_rows`` set, on sets with fewer rows left no validation split is held out:
-    the validation array is the growth array itself, and selection works on growth rows (the
+    sequences), between 40% and 50% of the rows (``cfg.cert_shares``; the test's power decides
+    what can be kept, so it gets more than growth needs). Growth gets ``cfg.growth_share`` (two
+    thirds) of the rest, at most ``max_growth_rows`` (more rows buy little there), and
+    validation the remainder; with ``small_rows`` set, on sets with fewer rows left no
+    validation split is held out: the validation array is the growth array itself, and
+    selection works on growth rows (the
     guarantee comes from certification alone). Without ``certify`` validation gets the
     certification share too.
     """
@@ -629,8 +632,6 @@ def _union_rule(eps: float, conf: float, conf_u: float, scale: float, certify_: 
         )
 
     return union_ok
-
-
 
 
 def _certify_lists(
