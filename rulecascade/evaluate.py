@@ -87,6 +87,12 @@ class CompiledRules:
     thr: np.ndarray
     tab: np.ndarray
     n_words: int
+    f_bucket: np.ndarray  # per feature: start of its bucket table in b_cell/b_thr, -1: none
+    f_blo: np.ndarray
+    f_bscale: np.ndarray
+    f_btop: np.ndarray
+    b_cell: np.ndarray
+    b_thr: np.ndarray
     f_col_schema: np.ndarray | None
     kernel: str
     buckets: tuple[np.ndarray, ...] | None = None  # bucket kernel arrays (after f_col), if any
@@ -128,6 +134,12 @@ class CompiledRules:
             self.thr,
             self.tab,
             self.n_words,
+            self.f_bucket,
+            self.f_blo,
+            self.f_bscale,
+            self.f_btop,
+            self.b_cell,
+            self.b_thr,
         )
 
     def __repr__(self) -> str:
@@ -235,14 +247,18 @@ MAX_CELL_TABLE_BYTES = 64 << 20
 def _choose_kernel(n_rules: int, cells: Mapping[str, Any]) -> str:
     """Cheaper CPU kernel by a rough per-row cost model (ns, measured on x86-64 with AVX2/512).
 
-    cells: per used feature a block read, a bitset AND per 64 rules and a vectorized threshold
-    count; rules: a few branchy compares per rule (all of them when no rule fires).
+    cells: per used feature a block read, a bitset AND per 64 rules and a bucket lookup (or,
+    without a bucket table, a vectorized threshold count); rules: a few branchy compares per
+    rule (all of them when no rule fires).
     """
     if cells["tab"].nbytes > MAX_CELL_TABLE_BYTES:
         return "rules"
     n_features = len(cells["f_col"])
-    cost_cells = n_features * (4.0 + 1.0 * cells["n_words"]) + 0.1 * float(
-        np.sum(cells["f_thr_len"][cells["f_kind"] == 0])
+    searched = (cells["f_kind"] == 0) & (cells["f_bucket"] < 0)  # numeric, no bucket table
+    cost_cells = (
+        n_features * (4.0 + 1.0 * cells["n_words"])
+        + 1.0 * float(np.sum((cells["f_kind"] == 0) & ~searched))
+        + 0.1 * float(np.sum(cells["f_thr_len"][searched]))
     )
     cost_rules = 2.0 * n_rules
     return "cells" if cost_cells <= cost_rules else "rules"
@@ -267,6 +283,10 @@ def _cell_tables(
     thr: list[float] = []
     tabs: list[np.ndarray] = []
     n_tab = 0
+    f_bucket, f_blo, f_bscale, f_btop = [], [], [], []
+    b_cells: list[np.ndarray] = []
+    b_thrs: list[np.ndarray] = []
+    n_b = 0
     for k in order:
         name = columns[k]
         if name in categories:
@@ -291,6 +311,21 @@ def _cell_tables(
                 table[a + 1 : b + 1, w] |= bit
         f_thr_start.append(len(thr))
         f_thr_len.append(n_thr)
+        fitted = None if name in categories else _buckets(cuts)
+        if fitted is None:
+            f_bucket.append(-1)
+            f_blo.append(0.0)
+            f_bscale.append(0.0)
+            f_btop.append(0.0)
+        else:
+            lo, scale, top, b_cell, b_t = fitted
+            f_bucket.append(n_b)
+            f_blo.append(lo)
+            f_bscale.append(scale)
+            f_btop.append(top)
+            b_cells.append(b_cell)
+            b_thrs.append(b_t)
+            n_b += b_cell.shape[0]
         if name not in categories:
             thr.extend(cuts)
         f_tab_start.append(n_tab)
@@ -305,6 +340,12 @@ def _cell_tables(
         "thr": np.asarray(thr, dtype=np.float64),
         "tab": np.concatenate(tabs) if tabs else np.zeros(0, dtype=np.uint64),
         "n_words": n_words,
+        "f_bucket": np.asarray(f_bucket, dtype=np.int64),
+        "f_blo": np.asarray(f_blo, dtype=np.float64),
+        "f_bscale": np.asarray(f_bscale, dtype=np.float64),
+        "f_btop": np.asarray(f_btop, dtype=np.float64),
+        "b_cell": np.concatenate(b_cells) if b_cells else np.zeros(0, dtype=np.int64),
+        "b_thr": np.concatenate(b_thrs) if b_thrs else np.zeros(0, dtype=np.float64),
     }
 
 
@@ -356,40 +397,30 @@ def _buckets(cuts: Sequence[float]) -> tuple[float, float, float, np.ndarray, np
 
 def _bucket_tables(cells: Mapping[str, Any]) -> tuple[np.ndarray, ...] | None:
     """Arrays of the bucket kernel (``f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair``),
-    or None unless there is one bitset word and every feature is numeric with a bucket table."""
-    if cells["n_words"] != 1 or len(cells["f_col"]) == 0 or np.any(cells["f_kind"] != 0):
+    or None unless there is one bitset word and every feature is numeric with a bucket table.
+    The tables are the cell tables' (``_cell_tables``); ``b_pair`` holds each bucket's two
+    candidate bitsets (cell ``b_cell`` and the next) so the kernel skips the cell index."""
+    f_bucket = cells["f_bucket"]
+    if cells["n_words"] != 1 or len(f_bucket) == 0 or np.any(cells["f_kind"] != 0):
         return None
-    tab = cells["tab"]
-    lo, scale, top, start, nan, b_thr, b_pair = [], [], [], [], [], [], []
-    n_b = 0
-    for f in range(len(cells["f_col"])):
-        k, s0, t0 = (
-            int(cells["f_thr_len"][f]),
-            int(cells["f_thr_start"][f]),
-            int(cells["f_tab_start"][f]),
-        )
-        fitted = _buckets(cells["thr"][s0 : s0 + k])
-        if fitted is None:
-            return None
-        f_lo, f_scale, f_top, b_cell, b_t = fitted
+    if np.any(f_bucket < 0):
+        return None
+    tab, b_cell = cells["tab"], cells["b_cell"]
+    ends = np.r_[f_bucket[1:], b_cell.shape[0]]
+    nan, b_pair = [], []
+    for f in range(len(f_bucket)):
+        k, t0 = int(cells["f_thr_len"][f]), int(cells["f_tab_start"][f])
         cell_bits = tab[t0 : t0 + k + 2]  # cells 0..K, then NaN
-        lo.append(f_lo)
-        scale.append(f_scale)
-        top.append(f_top)
-        start.append(n_b)
+        bc = b_cell[f_bucket[f] : ends[f]]
         nan.append(cell_bits[k + 1])
-        b_thr.append(b_t)
-        b_pair.append(
-            np.stack([cell_bits[b_cell], cell_bits[np.minimum(b_cell + 1, k)]], 1).ravel()
-        )
-        n_b += b_cell.shape[0]
+        b_pair.append(np.stack([cell_bits[bc], cell_bits[np.minimum(bc + 1, k)]], 1).ravel())
     return (
-        np.asarray(lo, dtype=np.float64),
-        np.asarray(scale, dtype=np.float64),
-        np.asarray(top, dtype=np.float64),
-        np.asarray(start, dtype=np.int64),
+        cells["f_blo"],
+        cells["f_bscale"],
+        cells["f_btop"],
+        f_bucket,
         np.asarray(nan, dtype=np.uint64),
-        np.concatenate(b_thr),
+        cells["b_thr"],
         np.concatenate(b_pair).astype(np.uint64),
     )
 

@@ -366,6 +366,9 @@ def test_wrong_shapes_and_types_are_clear():
         list(np.sort(np.random.default_rng(0).normal(size=40))),
         list(np.cumsum(np.random.default_rng(1).exponential(size=60)) - 30.0),
         [5e-324, 1e-300, 2.5e-300],  # subnormal and tiny values
+        list(np.linspace(-3.0, 3.0, 150)),  # > 64 rules: the cell kernel with bucket lookups
+        # > 96 thresholds, two of them adjacent floats: no bucket table, the cell kernel bisects
+        [*np.linspace(-3.0, 3.0, 149), float(np.nextafter(3.0, 4.0))],
     ],
 )
 def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
@@ -385,7 +388,10 @@ def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
         + (Rule((Interval("z", 0.0, None),), 1),),
     )
     cr = compile_rules(rules)
-    assert (cr.buckets is not None) == (_buckets(sorted(set(cuts))) is not None)
+    fits = _buckets(sorted(set(cuts))) is not None
+    assert (cr.buckets is not None) == (fits and len(rules.rules) <= 64)
+    x_pos = list(cr.columns).index("x")
+    assert (cr.f_bucket[list(cr.f_col).index(x_pos)] >= 0) == fits  # the cell kernel's lookup
     t = np.asarray(cuts)
     probes = [t, np.nextafter(t, np.inf), np.nextafter(t, -np.inf), (t[:-1] + t[1:]) / 2]
     extra = [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e308, -1e308, 5e-324]

@@ -130,9 +130,29 @@ CELLS_CHUNK = 512  # rows per block: the block's values, cells and bitsets stay 
 LINEAR_SEARCH_MAX = 96  # up to this many thresholds a vectorized count beats bisection
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _cells_block(
-    M, i0, i1, f_col, f_kind, f_thr_start, f_thr_len, f_tab_start, thr, tab, W, buf, cell, acc, out
+    M,
+    i0,
+    i1,
+    f_col,
+    f_kind,
+    f_thr_start,
+    f_thr_len,
+    f_tab_start,
+    thr,
+    tab,
+    W,
+    f_bucket,
+    f_blo,
+    f_bscale,
+    f_btop,
+    b_cell,
+    b_thr,
+    buf,
+    cell,
+    acc,
+    out,
 ):
     """First matching rule of rows ``i0 .. i1-1`` by AND-ing one rule bitset per feature.
 
@@ -140,6 +160,10 @@ def _cells_block(
     ``low < x <= high`` with ``low = t[a]``, ``high = t[b]`` holds exactly for cells ``a+1 .. b``
     (comparisons in float64, so +/-inf land in cells ``K`` / ``0``). Categorical feature with
     ``K`` categories: the cell is the code, ``K`` holds unseen values. Cell ``K + 1`` is NaN.
+    A numeric feature with a bucket table (``f_bucket[f] >= 0``, see
+    ``rulecascade.evaluate._buckets``) finds its cell with one affine map and one comparison,
+    ``b_cell[o] + (b_thr[o] < x)`` with ``o = f_bucket[f] + int(clip((x - lo) * scale, 0, top))``;
+    others count the thresholds below (few) or bisect (many).
     Work goes feature by feature over the block (vectorizable loops); returns the covered count.
     """
     B = i1 - i0
@@ -151,7 +175,19 @@ def _cells_block(
         base = f_tab_start[f]
         for j in range(B):
             bf[j] = float(M[i0 + j, col])
-        if f_kind[f] == 0:
+        if f_kind[f] == 0 and f_bucket[f] >= 0:
+            lo = f_blo[f]
+            scale = f_bscale[f]
+            top = f_btop[f]
+            s0 = f_bucket[f]
+            for j in range(B):
+                x = bf[j]
+                v = (x - lo) * scale
+                v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its cell is replaced below
+                v = v if v < top else top
+                o = s0 + int(v)
+                cell[j] = b_cell[o] + (1 if b_thr[o] < x else 0)
+        elif f_kind[f] == 0:
             if K <= LINEAR_SEARCH_MAX:
                 for j in range(B):
                     cell[j] = 0
@@ -228,7 +264,22 @@ def _cells_block(
 
 @njit(parallel=True, cache=True, nogil=True)
 def match_cells_parallel(
-    M, f_col, f_kind, f_thr_start, f_thr_len, f_tab_start, thr, tab, n_words, out
+    M,
+    f_col,
+    f_kind,
+    f_thr_start,
+    f_thr_len,
+    f_tab_start,
+    thr,
+    tab,
+    n_words,
+    f_bucket,
+    f_blo,
+    f_bscale,
+    f_btop,
+    b_cell,
+    b_thr,
+    out,
 ):
     """Cell/bitset twin of :func:`match_parallel` (same output, same covered count)."""
     n = M.shape[0]
@@ -252,6 +303,12 @@ def match_cells_parallel(
             thr,
             tab,
             n_words,
+            f_bucket,
+            f_blo,
+            f_bscale,
+            f_btop,
+            b_cell,
+            b_thr,
             buf,
             cell,
             acc,
@@ -262,7 +319,22 @@ def match_cells_parallel(
 
 @njit(cache=True, nogil=True)
 def match_cells_serial(
-    M, f_col, f_kind, f_thr_start, f_thr_len, f_tab_start, thr, tab, n_words, out
+    M,
+    f_col,
+    f_kind,
+    f_thr_start,
+    f_thr_len,
+    f_tab_start,
+    thr,
+    tab,
+    n_words,
+    f_bucket,
+    f_blo,
+    f_bscale,
+    f_btop,
+    b_cell,
+    b_thr,
+    out,
 ):
     n = M.shape[0]
     B = CELLS_CHUNK
@@ -283,6 +355,12 @@ def match_cells_serial(
             thr,
             tab,
             n_words,
+            f_bucket,
+            f_blo,
+            f_bscale,
+            f_btop,
+            b_cell,
+            b_thr,
             buf,
             cell,
             acc,
