@@ -224,18 +224,20 @@ def _cells_block(
                     v = acc[j] & tab[base + (nan_cell if bf[j] != bf[j] else cell[j])]
                     acc[j] = v
                     alive |= v
-        else:
+        else:  # word-major bitsets (``acc[w * B + j]``): contiguous loops over the block
             for j in range(B):
-                o = j * W
-                c = base + (nan_cell if bf[j] != bf[j] else cell[j]) * W
+                cell[j] = base + (nan_cell if bf[j] != bf[j] else cell[j]) * W
+            for w in range(W):
+                a = acc[w * B : w * B + B]
                 if f == 0:
-                    for w in range(W):
-                        acc[o + w] = tab[c + w]
-                        alive |= tab[c + w]
+                    for j in range(B):
+                        v = tab[cell[j] + w]
+                        a[j] = v
+                        alive |= v
                 else:
-                    for w in range(W):
-                        v = acc[o + w] & tab[c + w]
-                        acc[o + w] = v
+                    for j in range(B):
+                        v = a[j] & tab[cell[j] + w]
+                        a[j] = v
                         alive |= v
         if alive == 0:  # no rule can match any row of the block
             for j in range(B):
@@ -252,7 +254,7 @@ def _cells_block(
     for j in range(B):
         r = -1
         for w in range(W):
-            v = acc[j * W + w]
+            v = acc[w * B + j]
             if v != 0:
                 r = w * 64 + trailing_zeros(v)
                 break
