@@ -74,6 +74,10 @@ class Config:
     levels: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
+    loose_share: float | None = 0.75  # extra tree candidates grown to this looser share of eps
+    loose_min_rows: int = 10_000  # ... on at least this many growth rows (None share: never);
+    # with fewer, growth counts cannot tell an impure box from a bad one
+    loose_level: float = 2.0  # candidates past the purity budget join selection from this level
     interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
     # widest interval per feature and class with growth errors <= share * eps of its rows
     max_growth_rows: int = 300_000
@@ -411,6 +415,31 @@ def learn_rules(
         rng=rng,
     )
     cands, seeds = dedupe(cands), dedupe(seeds)
+    loose_rate = budget_rate
+    extra = Boxes.concat([], n_features, n_classes)
+    if (
+        cfg.loose_share is not None
+        and cfg.loose_share > cfg.purity_share
+        and grow_rows.size >= cfg.loose_min_rows
+    ):
+        loose_rate = budget_rate * cfg.loose_share / cfg.purity_share
+        extra, _ = grow_trees(
+            codes,
+            y32,
+            grow_rows,
+            n_classes,
+            nb,
+            binner.is_cat,
+            n_trees=cfg.n_trees,
+            max_features=min(mf, n_features),
+            subsample=cfg.subsample if grow_rows.size > 50 else 1.0,
+            min_cand=min_cand,
+            min_seed=min_seed,
+            budget_rate=loose_rate,
+            max_depth=cfg.max_depth,
+            rng=rng,
+        )
+        extra = dedupe(extra)  # not widened: they start past the purity budget
     timings["trees"] = time.perf_counter() - t
     report["candidates"] = {"tree_nodes": len(cands), "seeds": len(seeds)}
 
@@ -435,17 +464,19 @@ def learn_rules(
             shares,
             backoff=cfg.backoff,
         )
-        allb = dedupe(Boxes.concat([widened, cands], n_features, n_classes))
+        allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
         allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
     else:
         widened = pool
-        allb = pool
+        allb = extra
     timings["widen"] = time.perf_counter() - t
     n_all = allb.counts.sum(axis=1) if len(allb) else np.zeros(0, np.int64)
     good = np.zeros(0, np.int64)
+    loose = np.zeros(0, bool)
     if len(allb):
         err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
-        good = np.flatnonzero((n_all >= min_cand) & (err <= np.floor(budget_rate * n_all)))
+        good = np.flatnonzero((n_all >= min_cand) & (err <= np.floor(loose_rate * n_all)))
+        loose = err[good] > np.floor(budget_rate * n_all[good])
         allb = allb.take(good)
     cap_rate = budget_rate / max(cfg.purity_share * eps, 1e-300)  # < 1 under per-class caps
     rates = [min(1.0, cap_rate) * sh * eps for sh in cfg.interval_shares]
@@ -460,6 +491,8 @@ def learn_rules(
     )
     if len(intervals):
         allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))
+    # dedupe keeps first occurrences in order: the interval candidates follow, never loose
+    loose = np.r_[loose, np.zeros(len(allb) - loose.size, bool)]
     report["candidates"].update(widened=len(widened), intervals=len(intervals), unique=len(allb))
 
     # --- validate ----------------------------------------------------------------------------
@@ -496,12 +529,15 @@ def learn_rules(
         levels = sorted(levels + [1.0])
     lists: list[np.ndarray] = []
     sel: dict[str, Any] = {}
+    qloose = loose[qual]
     for level in levels:
         target = _level_target(level, eps)
+        # tree candidates past the purity budget take part at the looser levels only
+        sub = np.flatnonzero(~qloose) if level < cfg.loose_level else np.arange(qual.size)
         picks, sel_reason, sel_info = select_greedy(
-            bits,
-            qb.labels,
-            vbound[qual],
+            bits[sub],
+            qb.labels[sub],
+            vbound[qual][sub],
             y[val_rows],
             n_classes,
             max_rules=cfg.max_rules,
@@ -509,6 +545,7 @@ def learn_rules(
             marginal_ok=lambda e, m, t=target: e + cfg.marginal_prior <= t * m,
             class_error_budget=budgets,
         )
+        picks = [int(sub[q]) for q in picks]
         if level == 1.0:
             sel = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
         if picks and not any(len(x) == len(picks) and np.array_equal(x, picks) for x in lists):
