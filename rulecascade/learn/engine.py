@@ -74,9 +74,10 @@ class Config:
     levels: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
-    loose_share: float | None = 0.75  # extra tree candidates grown to this looser share of eps
-    loose_min_rows: int = 10_000  # ... on at least this many growth rows (None share: never);
-    # with fewer, growth counts cannot tell an impure box from a bad one
+    loose_share: float | None = 0.75  # a second set of trees stops at this share of eps
+    # (None: no second set) ...
+    loose_min_rows: int = 10_000  # ... when there are at least this many growth rows (with
+    # fewer, growth counts cannot tell a slightly impure region from a bad one)
     loose_level: float = 2.0  # candidates past the purity budget join selection from this level
     interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
     # widest interval per feature and class with growth errors <= share * eps of its rows
@@ -273,9 +274,8 @@ def plan_splits(
     thirds) of the rest, at most ``max_growth_rows`` (more rows buy little there), and
     validation the remainder; with ``small_rows`` set, on sets with fewer rows left no
     validation split is held out: the validation array is the growth array itself, and
-    selection works on growth rows (the
-    guarantee comes from certification alone). Without ``certify`` validation gets the
-    certification share too.
+    selection works on growth rows (the guarantee comes from certification alone). Without
+    ``certify`` validation gets the certification share too.
     """
     n = y.shape[0]
     if cfg.certify:
@@ -398,32 +398,9 @@ def learn_rules(
     # --- grow --------------------------------------------------------------------------------
     t = time.perf_counter()
     mf = cfg.max_features or max(2, int(math.ceil(math.sqrt(n_features))) + 1)
-    cands, seeds = grow_trees(
-        codes,
-        y32,
-        grow_rows,
-        n_classes,
-        nb,
-        binner.is_cat,
-        n_trees=cfg.n_trees,
-        max_features=min(mf, n_features),
-        subsample=cfg.subsample if grow_rows.size > 50 else 1.0,
-        min_cand=min_cand,
-        min_seed=min_seed,
-        budget_rate=budget_rate,
-        max_depth=cfg.max_depth,
-        rng=rng,
-    )
-    cands, seeds = dedupe(cands), dedupe(seeds)
-    loose_rate = budget_rate
-    extra = Boxes.concat([], n_features, n_classes)
-    if (
-        cfg.loose_share is not None
-        and cfg.loose_share > cfg.purity_share
-        and grow_rows.size >= cfg.loose_min_rows
-    ):
-        loose_rate = budget_rate * cfg.loose_share / cfg.purity_share
-        extra, _ = grow_trees(
+
+    def grow(rate: float) -> tuple[Boxes, Boxes]:
+        return grow_trees(
             codes,
             y32,
             grow_rows,
@@ -435,13 +412,25 @@ def learn_rules(
             subsample=cfg.subsample if grow_rows.size > 50 else 1.0,
             min_cand=min_cand,
             min_seed=min_seed,
-            budget_rate=loose_rate,
+            budget_rate=rate,
             max_depth=cfg.max_depth,
             rng=rng,
         )
+
+    cands, seeds = grow(budget_rate)
+    cands, seeds = dedupe(cands), dedupe(seeds)
+    loose_rate = budget_rate
+    extra = Boxes.concat([], n_features, n_classes)
+    if (
+        cfg.loose_share is not None
+        and cfg.loose_share > cfg.purity_share
+        and grow_rows.size >= cfg.loose_min_rows
+    ):
+        loose_rate = budget_rate * cfg.loose_share / cfg.purity_share
+        extra, _ = grow(loose_rate)
         extra = dedupe(extra)  # not widened: they start past the purity budget
     timings["trees"] = time.perf_counter() - t
-    report["candidates"] = {"tree_nodes": len(cands), "seeds": len(seeds)}
+    report["candidates"] = {"tree_nodes": len(cands), "seeds": len(seeds), "loose": len(extra)}
 
     # --- widen -------------------------------------------------------------------------------
     t = time.perf_counter()
