@@ -397,30 +397,54 @@ def _buckets(cuts: Sequence[float]) -> tuple[float, float, float, np.ndarray, np
 
 def _bucket_tables(cells: Mapping[str, Any]) -> tuple[np.ndarray, ...] | None:
     """Arrays of the bucket kernel (``f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair``),
-    or None unless there is one bitset word and every feature is numeric with a bucket table.
-    The tables are the cell tables' (``_cell_tables``); ``b_pair`` holds each bucket's two
-    candidate bitsets (cell ``b_cell`` and the next) so the kernel skips the cell index."""
-    f_bucket = cells["f_bucket"]
-    if cells["n_words"] != 1 or len(f_bucket) == 0 or np.any(cells["f_kind"] != 0):
+    or None unless there is one bitset word and every numeric feature has a bucket table.
+
+    Numeric features use the cell tables' buckets (``_cell_tables``); ``b_pair`` holds each
+    bucket's two candidate bitsets (cell ``b_cell`` and the next) so the kernel skips the cell
+    index. A categorical feature with ``K`` categories is its own table: ``bucket = clip(code +
+    1, 0, K + 1)`` puts unseen codes (-1, or >= K) in buckets 0 and ``K + 1`` and code ``c`` in
+    ``c + 1``; no bucket has a threshold (``b_thr`` = +inf)."""
+    f_bucket, f_kind = cells["f_bucket"], cells["f_kind"]
+    if cells["n_words"] != 1 or len(f_bucket) == 0:
         return None
-    if np.any(f_bucket < 0):
+    if np.any((f_kind == 0) & (f_bucket < 0)):
         return None
     tab, b_cell = cells["tab"], cells["b_cell"]
-    ends = np.r_[f_bucket[1:], b_cell.shape[0]]
-    nan, b_pair = [], []
+    starts = np.sort(f_bucket[f_bucket >= 0])
+    nexts = np.r_[starts[1:], b_cell.shape[0]]
+    ends = {int(a): int(b) for a, b in zip(starts, nexts, strict=True)}
+    lo, scale, top, start, nan, b_thr, b_pair = [], [], [], [], [], [], []
+    n_b = 0
     for f in range(len(f_bucket)):
         k, t0 = int(cells["f_thr_len"][f]), int(cells["f_tab_start"][f])
         cell_bits = tab[t0 : t0 + k + 2]  # cells 0..K, then NaN
-        bc = b_cell[f_bucket[f] : ends[f]]
+        if f_kind[f] == 0:
+            s0 = int(f_bucket[f])
+            bc = b_cell[s0 : ends[s0]]
+            pair = np.stack([cell_bits[bc], cell_bits[np.minimum(bc + 1, k)]], 1).ravel()
+            lo.append(cells["f_blo"][f])
+            scale.append(cells["f_bscale"][f])
+            top.append(cells["f_btop"][f])
+            thr = cells["b_thr"][s0 : ends[s0]]
+        else:  # K categories: buckets unseen, codes 0..K-1, unseen
+            per = cell_bits[np.r_[k, np.arange(k), k]]
+            pair = np.stack([per, per], 1).ravel()
+            lo.append(-1.0)
+            scale.append(1.0)
+            top.append(float(k + 1))
+            thr = np.full(k + 2, np.inf)
+        start.append(n_b)
         nan.append(cell_bits[k + 1])
-        b_pair.append(np.stack([cell_bits[bc], cell_bits[np.minimum(bc + 1, k)]], 1).ravel())
+        b_thr.append(thr)
+        b_pair.append(pair)
+        n_b += thr.shape[0]
     return (
-        cells["f_blo"],
-        cells["f_bscale"],
-        cells["f_btop"],
-        f_bucket,
+        np.asarray(lo, dtype=np.float64),
+        np.asarray(scale, dtype=np.float64),
+        np.asarray(top, dtype=np.float64),
+        np.asarray(start, dtype=np.int64),
         np.asarray(nan, dtype=np.uint64),
-        cells["b_thr"],
+        np.concatenate(b_thr).astype(np.float64),
         np.concatenate(b_pair).astype(np.uint64),
     )
 

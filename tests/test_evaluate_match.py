@@ -415,3 +415,28 @@ def test_bucket_tables_fit_or_step_aside():
         (Feature("x"),), (0, 1), tuple(Rule((Interval("x", float(k), None),), 0) for k in range(70))
     )
     assert compile_rules(many).buckets is None
+
+
+def test_bucket_kernel_reads_categorical_codes_unseen_and_missing():
+    rs = RuleSet(
+        (Feature("c", "categorical", ("a", "b", "c")), Feature("x")),
+        ("no", "yes"),
+        (
+            Rule((InSet("c", ("b", "new")), Interval("x", None, 1.5)), "yes"),
+            Rule((InSet("c", ("a",)),), "no"),
+            Rule((Interval("x", 0.5, None),), "no"),  # no condition on c: missing c still matches
+        ),
+    )
+    cr = compile_rules(rs)
+    assert cr.buckets is not None  # kernel="buckets" below runs it (auto picks by cost)
+    rng = np.random.default_rng(0)
+    n = 25_000  # the parallel path
+    cols = {
+        "c": list(rng.choice(np.array(["a", "b", "c", "new", "zz", None], dtype=object), n)),
+        "x": rng.choice(np.array([-1.0, 0.5, 0.50000001, 1.0, 1.5, 2.0, np.nan, np.inf]), n),
+    }
+    want = reference_match(rs, cols)
+    assert set(np.unique(want)) == {-1, 0, 1, 2}
+    for X in (cols, pl.DataFrame(cols), pd.DataFrame(cols)):
+        for kernel in KERNELS:
+            np.testing.assert_array_equal(match(rs, X, kernel=kernel), want)
