@@ -411,7 +411,7 @@ def _bucket_tables(cells: Mapping[str, Any]) -> tuple[np.ndarray, ...] | None:
         return None
     tab, b_cell = cells["tab"], cells["b_cell"]
     starts = np.sort(f_bucket[f_bucket >= 0])
-    nexts = np.r_[starts[1:], b_cell.shape[0]]
+    nexts = np.r_[starts[1:], b_cell.shape[0]][: starts.size]  # each table's end
     ends = {int(a): int(b) for a, b in zip(starts, nexts, strict=True)}
     lo, scale, top, start, nan, b_thr, b_pair = [], [], [], [], [], [], []
     n_b = 0
