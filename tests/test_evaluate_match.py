@@ -440,3 +440,17 @@ def test_bucket_kernel_reads_categorical_codes_unseen_and_missing():
     for X in (cols, pl.DataFrame(cols), pd.DataFrame(cols)):
         for kernel in KERNELS:
             np.testing.assert_array_equal(match(rs, X, kernel=kernel), want)
+
+
+def test_bucket_kernel_on_categorical_features_only():
+    rs = RuleSet(
+        (Feature("c", "categorical", ("a", "b")), Feature("d", "categorical")),
+        (0, 1),
+        (Rule((InSet("c", ("a",)),), 0), Rule((InSet("d", ("q", "r")),), 1)),
+    )
+    assert compile_rules(rs).buckets is not None
+    cols = {"c": ["a", "b", None, "z", "a"], "d": ["r", "q", "q", None, None]}
+    want = reference_match(rs, cols)
+    assert list(want) == [0, 1, 1, -1, 0]
+    for kernel in KERNELS:
+        np.testing.assert_array_equal(match(rs, cols, kernel=kernel), want)
