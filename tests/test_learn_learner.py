@@ -148,10 +148,18 @@ def test_deterministic_json_in_process_and_subprocess(tmp_path):
 
 
 def test_no_rule_warns_and_returns_empty_rule_set():
+    from rulecascade.learn.bounds import rows_needed
+    from rulecascade.learn.engine import min_certifiable
+
     X, y = _blobs(300)
-    with pytest.warns(NoRulesWarning, match="not enough data to certify"):
+    with pytest.warns(NoRulesWarning, match="not enough data to certify") as rec:
         m = RuleLearner(random_state=0).fit(X, y)
     assert len(m.rules_) == 0 and not m.rules_.guarantee.certified
+    # the message says which max_error these rows could certify at best, and it is right
+    n_cert = m.report_["rows"]["certification"]
+    floor = min_certifiable(n_cert, 0.95)
+    assert f"to at least {floor:.3g}" in str(rec[0].message)
+    assert rows_needed(floor * 1.0001, 0.95) <= n_cert < rows_needed(floor * 0.9999, 0.95)
     assert np.all(m.match(X) == -1)
     assert np.all(m.predict(X) == np.bincount(y).argmax())
 

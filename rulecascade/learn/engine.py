@@ -354,7 +354,8 @@ def learn_rules(
             f"not enough data to certify max_error={eps} at confidence={conf}: that needs at "
             f"least {m_star} covered certification rows without error, but the certification "
             f"split has {cert_rows.size} rows (of {n}); pass more calibration rows or raise "
-            "max_error"
+            f"max_error (to at least {min_certifiable(cert_rows.size, conf):.3g}: what a rule "
+            "covering every certification row without error would certify)"
         )
     if val_rows.size < m_rule:
         return stop(
@@ -623,6 +624,12 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
+
+
+def min_certifiable(rows: int, confidence: float) -> float:
+    """Smallest ``max_error`` that ``rows`` error-free covered rows certify (inverse of
+    ``rows_needed``): ``1 - (1 - confidence) ** (1 / rows)``."""
+    return float(-np.expm1(np.log(1.0 - confidence) / max(rows, 1)))
 
 
 def _level_target(level: float, eps: float) -> float:
