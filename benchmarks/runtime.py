@@ -116,8 +116,11 @@ def main() -> None:
     t_ref = best_of(lambda: reference_match(rules, X), max(1, repeats // 3), warmup=0)
     rows_gpu = []
     if cuda_available():
+        same = np.array_equal(evaluate(cr, X, "cuda")[0], evaluate(cr, X, "cpu")[0])
         t_gpu = best_of(lambda: evaluate(cr, X, "cuda"), repeats)
-        rows_gpu.append(("numba.cuda kernel (float64 C-order, incl. transfers)", t_gpu))
+        rows_gpu.append(
+            (f"numba.cuda kernel (float64 C-order, incl. transfers; == CPU: {same})", t_gpu)
+        )
 
     # --- cascade overhead when no rule fires --------------------------------------------------
     # rules: the tree's 32 purest leaves (what a learner would keep); rows: ones none of them
