@@ -213,7 +213,10 @@ def compile_rules(rules: RuleSet) -> CompiledRules:
     f_col = cells["f_col"]
     kernel = _choose_kernel(len(rules.rules), cells)
     buckets = _bucket_tables(cells)
-    if kernel == "cells" and buckets is not None:
+    if buckets is not None:
+        # measured faster than both others on 1M rows at every size tried (1-64 rules, 1-19
+        # features: e.g. 1 rule 2.6 ms vs 11.7 ms rule by rule); within a few microseconds of
+        # the rule-by-rule kernel on batches of 1-100 rows
         kernel = "buckets"
     return CompiledRules(
         rules=rules,
