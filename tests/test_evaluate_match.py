@@ -390,6 +390,7 @@ def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
     cr = compile_rules(rules)
     fits = _buckets(sorted(set(cuts))) is not None
     assert (cr.buckets is not None) == (fits and len(rules.rules) <= 64)
+    assert (cr.kernel == "buckets") == (cr.buckets is not None)  # auto prefers it
     x_pos = list(cr.columns).index("x")
     assert (cr.f_bucket[list(cr.f_col).index(x_pos)] >= 0) == fits  # the cell kernel's lookup
     t = np.asarray(cuts)
