@@ -47,6 +47,7 @@ __all__ = [
     "compile_rules",
     "learn_rules",
     "match",
+    "min_certifiable",
     "plan_splits",
 ]
 
