@@ -613,7 +613,7 @@ def _has_list_columns(df: pl.DataFrame) -> bool:
 
 
 def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
-    """The used columns of a non-numpy input as a polars DataFrame (in ``cr.used`` order)."""
+    """A polars DataFrame holding the used columns of a non-numpy input (read by name)."""
     used = list(cr.used)
     if isinstance(X, (str, os.PathLike)):
         X = _data.read_table(X)
@@ -629,12 +629,20 @@ def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
             missing = [n for n in used if n not in X.columns]
         if missing:
             raise _missing_error(missing)
-        return X.select(used)
+        return X  # read by name below: no projected copy (a per-call cost on small batches)
     if _is_pandas(X) and hasattr(X, "columns"):
         cols = set(X.columns)
         missing = [n for n in used if n not in cols]
         if missing:
             return _select_frame(cr, _data.to_polars(X))  # list (embedding) columns expand
+        picked = {n: X[n] for n in used}
+        if all(
+            isinstance(getattr(c, "dtype", None), np.dtype) and c.dtype.kind in "fiub"
+            for c in picked.values()
+        ):
+            # plain numpy-backed numeric columns (not pandas' nullable extension types): no
+            # pandas -> Arrow conversion needed
+            return pl.DataFrame({n: c.to_numpy() for n, c in picked.items()})
         sub = X[used]
         try:
             return pl.from_pandas(sub)

@@ -345,3 +345,46 @@ def test_label_validation(classes, returned, ok):
     else:
         with pytest.raises(CascadeError, match="not one of the rule set's classes"):
             c.predict(X)
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars"])
+def test_row_by_row_frames_answer_like_the_whole_batch(kind):
+    # small batches take the fast frame paths (numeric columns read without conversion
+    # queries); integer, float32, NaN and null values must still answer as the reference does
+    rs = RuleSet(
+        (Feature("a"), Feature("b"), Feature("i")),
+        (0, 1, 2),
+        (
+            Rule((Interval("a", 0.5, None),), 1),
+            Rule((Interval("i", None, 2.0), Interval("b", -1.0, None)), 0),
+        ),
+    )
+    rng = np.random.default_rng(4)
+    n = 60
+    a = rng.normal(size=n)
+    a[::7] = np.nan
+    b = rng.normal(size=n).astype(np.float32)
+    i = rng.integers(0, 5, n)
+    if kind == "pandas":
+        frames = [pd.DataFrame({"a": a, "b": b, "i": i})]
+        frames.append(frames[0].astype({"i": "Int64"}).mask(frames[0]["i"] == 4))  # pd.NA
+    else:
+        frames = [pl.DataFrame({"a": a, "b": b, "i": i})]
+        frames.append(
+            frames[0].with_columns(
+                pl.when(pl.col("i") == 4).then(None).otherwise(pl.col("i")).alias("i")
+            )
+        )  # nulls
+    for X in frames:
+        cols = {
+            c: (
+                X[c].to_numpy() if kind == "polars" else X[c].to_numpy(dtype=float, na_value=np.nan)
+            )
+            for c in ("a", "b", "i")
+        }
+        want, _ = _expected(rs, {k: np.asarray(v, dtype=float) for k, v in cols.items()})
+        cascade = Cascade(rs, Recorder())
+        whole = cascade.predict(X)
+        one = [cascade.predict(X[k : k + 1])[0] for k in range(n)]
+        np.testing.assert_array_equal(np.asarray(whole), want)
+        np.testing.assert_array_equal(np.asarray(one), want)
