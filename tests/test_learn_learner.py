@@ -148,8 +148,7 @@ def test_deterministic_json_in_process_and_subprocess(tmp_path):
 
 
 def test_no_rule_warns_and_returns_empty_rule_set():
-    from rulecascade.learn.bounds import rows_needed
-    from rulecascade.learn.engine import min_certifiable
+    from rulecascade.learn.bounds import min_certifiable, rows_needed
 
     X, y = _blobs(300)
     with pytest.warns(NoRulesWarning, match="not enough data to certify") as rec:

@@ -25,6 +25,7 @@ __all__ = [
     "failing_tests",
     "fallback_procedure",
     "fixed_sequence",
+    "min_certifiable",
     "precision_lower_bound",
     "prefix_counts",
     "rows_needed",
@@ -63,6 +64,12 @@ def binomial_pvalue(errors, n, max_error: float) -> np.ndarray:
 def rows_needed(max_error: float, confidence: float) -> int:
     """Error-free rows needed to bound an error rate by ``max_error``: ``(1-eps)^m <= 1-conf``."""
     return int(np.ceil(np.log(1.0 - confidence) / np.log1p(-max_error)))
+
+
+def min_certifiable(rows: int, confidence: float) -> float:
+    """Smallest ``max_error`` that ``rows`` error-free covered rows certify (inverse of
+    :func:`rows_needed`): ``1 - (1 - confidence) ** (1 / rows)``."""
+    return float(-np.expm1(np.log(1.0 - confidence) / max(rows, 1)))
 
 
 def fixed_sequence(pvalues: np.ndarray, alpha: float, start: int = 0) -> int:

@@ -22,6 +22,7 @@ from .bounds import (
     error_upper_bound,
     failing_tests,
     fallback_procedure,
+    min_certifiable,
     precision_lower_bound,
     prefix_counts,
     rows_needed,
@@ -47,7 +48,6 @@ __all__ = [
     "compile_rules",
     "learn_rules",
     "match",
-    "min_certifiable",
     "plan_splits",
 ]
 
@@ -455,11 +455,12 @@ def learn_rules(
             shares,
             backoff=cfg.backoff,
         )
-        allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
-        allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
     else:
         widened = pool
-        allb = extra
+    # every candidate counted on all growth rows (trees counted their own subsample)
+    allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
+    if len(allb):
+        allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
     timings["widen"] = time.perf_counter() - t
     n_all = allb.counts.sum(axis=1) if len(allb) else np.zeros(0, np.int64)
     good = np.zeros(0, np.int64)
@@ -625,12 +626,6 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
-
-
-def min_certifiable(rows: int, confidence: float) -> float:
-    """Smallest ``max_error`` that ``rows`` error-free covered rows certify (inverse of
-    ``rows_needed``): ``1 - (1 - confidence) ** (1 / rows)``."""
-    return float(-np.expm1(np.log(1.0 - confidence) / max(rows, 1)))
 
 
 def _level_target(level: float, eps: float) -> float:
