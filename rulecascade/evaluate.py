@@ -413,22 +413,19 @@ def _bucket_tables(cells: Mapping[str, Any]) -> tuple[np.ndarray, ...] | None:
     if np.any((f_kind == 0) & (f_bucket < 0)):
         return None
     tab, b_cell = cells["tab"], cells["b_cell"]
-    starts = np.sort(f_bucket[f_bucket >= 0])
-    nexts = np.r_[starts[1:], b_cell.shape[0]][: starts.size]  # each table's end
-    ends = {int(a): int(b) for a, b in zip(starts, nexts, strict=True)}
     lo, scale, top, start, nan, b_thr, b_pair = [], [], [], [], [], [], []
     n_b = 0
     for f in range(len(f_bucket)):
         k, t0 = int(cells["f_thr_len"][f]), int(cells["f_tab_start"][f])
         cell_bits = tab[t0 : t0 + k + 2]  # cells 0..K, then NaN
         if f_kind[f] == 0:
-            s0 = int(f_bucket[f])
-            bc = b_cell[s0 : ends[s0]]
+            s0, s1 = int(f_bucket[f]), int(f_bucket[f] + cells["f_btop"][f]) + 1  # top + 1 buckets
+            bc = b_cell[s0:s1]
             pair = np.stack([cell_bits[bc], cell_bits[np.minimum(bc + 1, k)]], 1).ravel()
             lo.append(cells["f_blo"][f])
             scale.append(cells["f_bscale"][f])
             top.append(cells["f_btop"][f])
-            thr = cells["b_thr"][s0 : ends[s0]]
+            thr = cells["b_thr"][s0:s1]
         else:  # K categories: buckets unseen, codes 0..K-1, unseen
             per = cell_bits[np.r_[k, np.arange(k), k]]
             pair = np.stack([per, per], 1).ravel()
