@@ -130,9 +130,24 @@ def match_serial(
 # twin, on purpose: packed into one tuple argument, the same code measured 1.45x slower (bucket
 # kernel, 1M rows; the compiler no longer treats the arrays as distinct, so loops vectorise less).
 CELLS_CHUNK = 512  # rows per block: the block's values, cells and bitsets stay in L1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bucket(x, lo, scale, top, start):
+    """Index of ``x``'s bucket in a feature's table (see ``rulecascade.evaluate._buckets``):
+    ``start + int(clip((x - lo) * scale, 0, top))``, the same float64 operations the table was
+    built with; NaN lands in bucket 0 (callers replace its answer)."""
+    v = (x - lo) * scale
+    v = v if v > 0.0 else 0.0
+    v = v if v < top else top
+    return start + int(v)
+
+
 LINEAR_SEARCH_MAX = 96  # up to this many thresholds a vectorized count beats bisection
 
 
+# inlined into both twins: the compiler then sees the block buffers are distinct from the input
+# and output (measured: cell kernel 10-15% faster on 1M rows, 64 and 256 rules)
 @njit(cache=True, nogil=True, inline="always")
 def _cells_block(
     M,
@@ -185,10 +200,7 @@ def _cells_block(
             s0 = f_bucket[f]
             for j in range(B):
                 x = bf[j]
-                v = (x - lo) * scale
-                v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its cell is replaced below
-                v = v if v < top else top
-                o = s0 + int(v)
+                o = _bucket(x, lo, scale, top, s0)  # NaN: its cell is replaced below
                 cell[j] = b_cell[o] + (1 if b_thr[o] < x else 0)
         elif f_kind[f] == 0:
             if K <= LINEAR_SEARCH_MAX:
@@ -388,7 +400,7 @@ __all__ = [
 ]
 
 
-# --- the bucket kernel (one bitset word, numeric features with bucket tables) -----------------
+# --- the bucket kernel (one bitset word; numeric features with bucket tables, categoricals) ----
 
 BUCKETS_CHUNK = 1024  # rows per block: the block's used columns (n_f x 8 KiB) stay in L1/L2
 
@@ -479,10 +491,7 @@ def _bucket_block(
         nan_bits = f_nan[f]
         for r in range(m):
             x = buf[f, r]
-            v = (x - lo) * scale
-            v = v if v > 0.0 else 0.0  # NaN lands in bucket 0; its bits are replaced below
-            v = v if v < top else top
-            o = s0 + int(v)
+            o = _bucket(x, lo, scale, top, s0)  # NaN: its bits are replaced below
             w = b_pair[2 * o + (1 if b_thr[o] < x else 0)]
             acc[r] &= w if x == x else nan_bits
     covered = 0
