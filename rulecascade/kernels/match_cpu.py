@@ -130,6 +130,7 @@ def match_serial(
 # twin, on purpose: packed into one tuple argument, the same code measured 1.45x slower (bucket
 # kernel, 1M rows; the compiler no longer treats the arrays as distinct, so loops vectorise less).
 CELLS_CHUNK = 512  # rows per block: the block's values, cells and bitsets stay in L1
+LINEAR_SEARCH_MAX = 96  # up to this many thresholds a vectorized count beats bisection
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -141,9 +142,6 @@ def _bucket(x, lo, scale, top, start):
     v = v if v > 0.0 else 0.0
     v = v if v < top else top
     return start + int(v)
-
-
-LINEAR_SEARCH_MAX = 96  # up to this many thresholds a vectorized count beats bisection
 
 
 # inlined into both twins: the compiler then sees the block buffers are distinct from the input
