@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ __all__ = [
     "load_table",
     "markdown_table",
     "peer_matrix",
+    "rulecascade_answer",
+    "rulecascade_fit",
     "split_indices",
     "timed",
 ]
@@ -177,6 +180,46 @@ def evaluate(ans: Answer, y: np.ndarray, model_pred: np.ndarray) -> dict[str, An
         "rare_recall_cascade": float((cascade[is_rare] == rare).mean()),
         "rare_recall_model": float((model_pred[is_rare] == rare).mean()),
     }
+
+
+def rulecascade_fit(
+    X,
+    y,
+    max_error: float,
+    certify: bool = True,
+    mode: str = "truth",
+    *,
+    confidence: float = 0.95,
+    random_state: int = 0,
+    **kwargs: Any,
+):
+    """A fitted ``RuleLearner`` (warnings silenced) and its fit seconds."""
+    from rulecascade import RuleLearner
+
+    learner = RuleLearner(
+        max_error=max_error,
+        confidence=confidence,
+        certify=certify,
+        mode=mode,
+        random_state=random_state,
+        **kwargs,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, secs = timed(lambda: learner.fit(X, y))
+    return learner, secs
+
+
+def rulecascade_answer(learner, X, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows of ``X`` a rule answers, and its label as an index into ``classes`` (-1: none)."""
+    idx = np.asarray(learner.match(X))
+    rule_labels = np.array([r.label for r in learner.rules_.rules], dtype=object)
+    covered = idx >= 0
+    labels = np.full(len(idx), -1, dtype=np.int64)
+    if covered.any():
+        lab = rule_labels[idx[covered]]
+        labels[covered] = np.searchsorted(classes, np.asarray(lab, dtype=classes.dtype))
+    return covered, labels
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

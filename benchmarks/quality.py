@@ -35,6 +35,8 @@ from _common import (  # noqa: E402
     markdown_table,
     peer_matrix,
     raw_matrix,
+    rulecascade_answer,
+    rulecascade_fit,
     split_indices,
     timed,
 )
@@ -50,34 +52,6 @@ PROJECTED = {"digits": 16}
 
 
 # --------------------------------------------------------------------------- rulecascade
-
-
-def rulecascade_fit(X, y, max_error: float, certify: bool = True, mode: str = "truth", **kwargs):
-    from rulecascade import RuleLearner
-
-    learner = RuleLearner(
-        max_error=max_error,
-        confidence=CONFIDENCE,
-        certify=certify,
-        mode=mode,
-        random_state=0,
-        **kwargs,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, secs = timed(lambda: learner.fit(X, y))
-    return learner, secs
-
-
-def rulecascade_answer(learner, X, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    idx = np.asarray(learner.match(X))
-    rule_labels = np.array([r.label for r in learner.rules_.rules], dtype=object)
-    covered = idx >= 0
-    labels = np.full(len(idx), -1, dtype=np.int64)
-    if covered.any():
-        lab = rule_labels[idx[covered]]
-        labels[covered] = np.searchsorted(classes, np.asarray(lab, dtype=classes.dtype))
-    return covered, labels
 
 
 def rule_stats(learner) -> tuple[int, float]:
@@ -102,7 +76,9 @@ class RuleCascadeRuns:
         key = (round(float(max_error), 6), certify, mode)
         if key not in self.cache:
             y = self.y_cal if mode == "truth" else self.model_cal
-            learner, secs = rulecascade_fit(self.X_cal, y, key[0], certify, mode, **self.kwargs)
+            learner, secs = rulecascade_fit(
+                self.X_cal, y, key[0], certify, mode, confidence=CONFIDENCE, **self.kwargs
+            )
             covered, labels = rulecascade_answer(learner, self.X_test, self.classes)
             n_rules, cpr = rule_stats(learner)
             report = dict(getattr(learner, "report_", {}) or {})
@@ -387,8 +363,8 @@ def run_speed(n_rows: int, skope_rows: int, log) -> None:
     ds = make_fraud(n_rows, n_features=50, fraud_rate=0.005, random_state=1)
     X, y = ds.X, ds.y.astype(np.int64)
     # warm up the numba kernels on a small slice (compile time reported separately)
-    _, warm_s = rulecascade_fit(X[:20_000], y[:20_000], 0.005)
-    learner, rc_s = rulecascade_fit(X, y, 0.005)
+    _, warm_s = rulecascade_fit(X[:20_000], y[:20_000], 0.005, confidence=CONFIDENCE)
+    learner, rc_s = rulecascade_fit(X, y, 0.005, confidence=CONFIDENCE)
     n_rules, _ = rule_stats(learner)
     rows = [
         [

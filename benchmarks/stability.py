@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,15 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parent.parent))  # the repo, unless installed
 
-from _common import fmt, load_table, markdown_table, raw_matrix, split_indices  # noqa: E402
+from _common import (  # noqa: E402
+    fmt,
+    load_table,
+    markdown_table,
+    raw_matrix,
+    rulecascade_answer,
+    rulecascade_fit,
+    split_indices,
+)
 
 CONFIDENCE = 0.95
 TARGETS = {
@@ -43,23 +50,16 @@ TARGETS = {
 
 
 def fit_and_measure(
-    X_cal, y_cal, X_test, y_test, max_error: float, seed: int, mode: str = "truth"
+    X_cal, y_cal, X_test, y_test, max_error: float, seed: int, mode: str, n_classes: int
 ) -> dict:
-    """One certified fit on the calibration rows, measured on the test rows."""
-    from rulecascade import RuleLearner
-
-    learner = RuleLearner(max_error=max_error, confidence=CONFIDENCE, mode=mode, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        learner.fit(X_cal, y_cal)
-    idx = np.asarray(learner.match(X_test))
-    covered = idx >= 0
-    n_cov = int(covered.sum())
-    errors = 0
-    if n_cov:
-        labels = np.array([r.label for r in learner.rules_.rules])[idx[covered]]
-        errors = int(np.sum(labels != y_test[covered]))
-    return {"covered": n_cov, "rows": int(len(y_test)), "errors": errors}
+    """One certified fit on the calibration rows (labels: class indices), measured on the test
+    rows."""
+    learner, _ = rulecascade_fit(
+        X_cal, y_cal, max_error, mode=mode, confidence=CONFIDENCE, random_state=seed
+    )
+    covered, labels = rulecascade_answer(learner, X_test, np.arange(n_classes))
+    errors = int(np.sum(labels[covered] != y_test[covered]))
+    return {"covered": int(covered.sum()), "rows": int(len(y_test)), "errors": errors}
 
 
 def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
@@ -83,7 +83,9 @@ def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
             y_test = model.predict(raw[test]).astype(np.int64)
         for me in TARGETS[name]:
             fits[me].append(
-                fit_and_measure(table.X[cal], y_cal, table.X[test], y_test, me, seed, mode)
+                fit_and_measure(
+                    table.X[cal], y_cal, table.X[test], y_test, me, seed, mode, len(classes)
+                )
             )
     log(
         f"- {name}: {seeds} seeds x {len(TARGETS[name])} targets in {time.perf_counter() - t0:.0f} s"
