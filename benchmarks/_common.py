@@ -28,7 +28,16 @@ __all__ = [
 
 #: Benchmark names -> how to build them. ``default`` is ``datasets.load("credit_default")``;
 #: ``fraud`` is ``datasets.synthetic.make_fraud`` with a 0.5% fraud class.
-DATASETS = ("breast_cancer", "phishing", "default", "digits", "flights", "fraud")
+DATASETS = (
+    "breast_cancer",
+    "phishing",
+    "default",
+    "digits",
+    "image_segments",
+    "shuttle",
+    "flights",
+    "fraud",
+)
 _ALIASES = {"default": "credit_default"}
 
 

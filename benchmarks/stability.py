@@ -43,6 +43,8 @@ TARGETS = {
     "breast_cancer": (0.02, 0.05, 0.1, 0.2),
     "phishing": (0.02, 0.05, 0.1, 0.2),
     "digits": (0.1, 0.2, 0.3),
+    "image_segments": (0.05, 0.1, 0.2),
+    "shuttle": (0.001, 0.002, 0.005),
     "default": (0.005, 0.01, 0.02, 0.05),
     "flights": (0.01, 0.02, 0.05, 0.1),
     "fraud": (0.002, 0.005, 0.01),
@@ -115,7 +117,7 @@ def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--datasets", default="breast_cancer,phishing,digits,default")
+    ap.add_argument("--datasets", default="breast_cancer,phishing,digits,image_segments,default,shuttle")
     ap.add_argument("--mode", choices=("truth", "fidelity"), default="truth")
     ap.add_argument("--out", default=None, help="markdown file to write (default: print only)")
     args = ap.parse_args(argv)

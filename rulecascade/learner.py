@@ -96,7 +96,8 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     ``max_error``, redundant conditions dropped; one-condition intervals along a nested path from
     the purest to the widest), bounded on the validation rows (one-sided Clopper-Pearson lower
     bound on precision at ``confidence``; a rule qualifies when its bound is at least
-    ``1 - 3 * max_error``) and selected greedily for new validated coverage: each pick's new rows
+    ``1 - min(0.5, 10 * max_error)`` and its validation error rate at most ``max_error``) and
+    selected greedily for new validated coverage: each pick's new rows
     must be clean (``errors + 1 <= target * rows``) and the selected union must be likely to
     pass certification at the target (its validation errors, made pessimistic, rescaled to the
     certification split). Selection runs at five targets (0.5, 1, 1.5, 2 and 3 x

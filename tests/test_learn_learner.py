@@ -92,6 +92,54 @@ def test_match_agrees_with_reference_and_predict(fitted):
     assert np.allclose(proba.sum(axis=1), 1) and np.array_equal(proba.argmax(1), pred)
 
 
+def test_many_small_pure_classes_are_answered_not_shut_out_by_a_per_rule_bound():
+    # 20 classes, each alone in one cell of a 5 x 4 integer grid, 3,000 rows: each class has
+    # ~30 validation rows, too few for a Clopper-Pearson bound of 1 - 3 x 0.02 = 0.94 (all-clean
+    # 30 rows give 0.905), yet the union of the cells certifies easily. The per-rule gate is
+    # loose (1 - min(0.5, 10 x max_error)); the old tight one (rule_slack=3) found nothing.
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = np.column_stack(
+        [rng.integers(0, 5, n), rng.integers(0, 4, n), rng.normal(size=n)]
+    ).astype(float)
+    y = (X[:, 0] * 4 + X[:, 1]).astype(np.int64)
+    no_cat = (np.zeros(3, bool), np.zeros(3, np.int64))
+
+    def fit(cfg):
+        return learn_rules(X, *no_cat, y, 20, cfg, np.random.default_rng(0))
+
+    tight = fit(Config(max_error=0.02, rule_slack=3.0))
+    assert not tight.conditions
+    assert "no candidate rule reached a validation precision bound" in tight.report["stop_reason"]
+    res = fit(Config(max_error=0.02))
+    assert res.certification is not None and res.certification.kept == len(res.conditions)
+    assert len(res.conditions) >= 18 and len(set(res.labels.tolist())) >= 18
+    assert res.certification.covered >= 0.9 * res.certification.rows
+    assert res.certification.errors == 0
+    assert np.all(res.bounds >= 0.8)  # 1 - min(0.5, 10 x 0.02)
+
+
+def test_shuttle_rare_class_rule_is_kept_at_a_tight_target():
+    # Statlog shuttle (ODDS), 7.2% anomalies: at max_error 0.002 the anomaly region's own bound
+    # cannot reach 1 - 3 x max_error on the validation rows it has, so a tight per-rule gate kept
+    # the majority rule only (92.8% of held-out rows); the union with the anomaly rule certifies
+    from sklearn.model_selection import train_test_split
+
+    from rulecascade import datasets
+
+    ds = datasets.load("shuttle")
+    idx = np.arange(ds.X.height)
+    cal, test = train_test_split(idx, train_size=0.5, stratify=ds.y, random_state=0)
+    cal, test = np.sort(cal), np.sort(test)
+    learner = _quiet(max_error=0.002).fit(ds.X[cal], ds.y[cal])
+    assert learner.rules_.guarantee.certified, learner.report_["stop_reason"]
+    assert {r.label for r in learner.rules_.rules} == {0, 1}
+    Xt, yt = ds.X[test], np.asarray(ds.y[test])
+    covered = learner.match(Xt) >= 0
+    assert covered.mean() > 0.99
+    assert np.mean(learner.predict(Xt)[covered] == yt[covered]) >= 1 - 0.002
+
+
 def test_rules_are_pure_on_growth_rows_and_keep_the_partition():
     X, y = _blobs(20000, seed=3, noise=0.002)
     cfg = Config(max_error=0.01)
