@@ -117,7 +117,9 @@ def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--datasets", default="breast_cancer,phishing,digits,image_segments,default,shuttle")
+    ap.add_argument(
+        "--datasets", default="breast_cancer,phishing,digits,image_segments,default,shuttle"
+    )
     ap.add_argument("--mode", choices=("truth", "fidelity"), default="truth")
     ap.add_argument("--out", default=None, help="markdown file to write (default: print only)")
     args = ap.parse_args(argv)

@@ -99,9 +99,9 @@ def test_many_small_pure_classes_are_answered_not_shut_out_by_a_per_rule_bound()
     # loose (1 - min(0.5, 10 x max_error)); the old tight one (rule_slack=3) found nothing.
     rng = np.random.default_rng(0)
     n = 3000
-    X = np.column_stack(
-        [rng.integers(0, 5, n), rng.integers(0, 4, n), rng.normal(size=n)]
-    ).astype(float)
+    X = np.column_stack([rng.integers(0, 5, n), rng.integers(0, 4, n), rng.normal(size=n)]).astype(
+        float
+    )
     y = (X[:, 0] * 4 + X[:, 1]).astype(np.int64)
     no_cat = (np.zeros(3, bool), np.zeros(3, np.int64))
 
