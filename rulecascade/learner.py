@@ -97,11 +97,13 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     the purest to the widest), bounded on the validation rows (one-sided Clopper-Pearson lower
     bound on precision at ``confidence``; a rule qualifies when its bound is at least
     ``1 - min(0.5, 10 * max_error)`` and its validation error rate at most ``max_error``) and
-    selected greedily for new validated coverage: each pick's new rows
-    must be clean (``errors + 1 <= target * rows``) and the selected union must be likely to
-    pass certification at the target (its validation errors, made pessimistic, rescaled to the
+    selected greedily for new validated coverage: each pick's new rows must be clean
+    (``errors + 1 <= target * rows``) and the selected union must be likely to pass
+    certification at the target (its validation errors, made pessimistic, rescaled to the
     certification split). Selection runs at five targets (0.5, 1, 1.5, 2 and 3 x
-    ``max_error``), one rule list each, in selection order. Certification, on rows selection
+    ``max_error``), one rule list each, in selection order; each list is then extended by the
+    rules whose new rows are too few for that test but clean (``errors <= target * rows``), a
+    tail that certification tests last. Certification, on rows selection
     never saw, walks the prefixes of the strictest list and then the wider prefixes of the
     others (Learn-then-Test, run as a fallback procedure), testing ``error on covered rows <=
     max_error`` and every per-class cap, and keeps the furthest step that holds. When nothing

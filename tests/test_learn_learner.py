@@ -119,6 +119,70 @@ def test_many_small_pure_classes_are_answered_not_shut_out_by_a_per_rule_bound()
     assert np.all(res.bounds >= 0.8)  # 1 - min(0.5, 10 x 0.02)
 
 
+def test_clean_small_regions_join_as_a_tail_that_certification_tests_last():
+    # one large class (60% of rows) and four small ones, each alone in its integer cell: the
+    # small ones have about 30 validation rows each, too few for a pick's "errors + 1 <= target
+    # x rows" at any level (0.03 x 30 < 1), yet clean. Without a tail they are left out; with it
+    # each list goes on with them, and certification keeps them (no error on any row).
+    rng = np.random.default_rng(0)
+    n = 1700
+    X = np.column_stack([rng.integers(0, 10, n), rng.normal(size=n)]).astype(float)
+    y = np.where(X[:, 0] < 6, 0, X[:, 0] - 5).astype(np.int64)
+    no_cat = (np.zeros(2, bool), np.zeros(2, np.int64))
+
+    def fit(cfg):
+        return learn_rules(X, *no_cat, y, 5, cfg, np.random.default_rng(0))
+
+    short = fit(Config(max_error=0.01, tail_prior=None))
+    full = fit(Config(max_error=0.01))
+    assert short.certification.kept and set(short.labels.tolist()) != {0, 1, 2, 3, 4}
+    assert short.report["selection"]["tail_lists"] == []
+    assert full.report["selection"]["tail_lists"]
+    assert set(full.labels.tolist()) == {0, 1, 2, 3, 4}
+    c = full.certification
+    assert c.kept == len(full.conditions) and c.errors == 0
+    assert c.covered == c.rows > short.certification.covered
+    # the tail is tested last, on the level a passing run carries: the start steps are the same
+    assert (
+        full.report["certification"]["start_levels"]
+        == (short.report["certification"]["start_levels"])
+    )
+
+
+def test_select_greedy_start_picks_come_first_and_count_in_the_union():
+    from rulecascade.learn.select import select_greedy
+
+    # 4 candidates on 128 validation rows (2 words); candidate 2 overlaps candidate 0
+    rows = 128
+    cover = np.zeros((4, rows), bool)
+    cover[0, :40] = True
+    cover[1, 40:70] = True
+    cover[2, 30:50] = True
+    cover[3, 100:110] = True
+    bits = np.packbits(cover, axis=1, bitorder="little").view(np.uint64)
+    y = np.zeros(rows, np.int64)
+    y[45] = 1  # one error inside candidate 1 and 2
+    kw = dict(
+        max_rules=10,
+        union_ok=lambda e, m, pe=0, pm=0: True,
+        class_error_budget={},
+    )
+    labels = np.zeros(4, np.int64)
+    prio = np.ones(4)
+    free, _, info_free = select_greedy(bits, labels, prio, y, 2, **kw)
+    assert free == [0, 1, 3]  # by new coverage; 2 adds 0 rows once 0 and 1 are in
+    started, _, info = select_greedy(bits, labels, prio, y, 2, start=[3, 2], **kw)
+    assert started[:2] == [3, 2] and sorted(started[2:]) == [0, 1]
+    assert info["validation_covered"] == info_free["validation_covered"] == 80
+    assert info["validation_errors"] == info_free["validation_errors"] == 1
+    # a marginal test that refuses everything keeps only the start picks, counted as they are
+    none, _, info_none = select_greedy(
+        bits, labels, prio, y, 2, start=[1], marginal_ok=lambda e, m: False, **kw
+    )
+    assert none == [1] and info_none["validation_covered"] == 30
+    assert info_none["validation_errors"] == 1
+
+
 def test_shuttle_rare_class_rule_is_kept_at_a_tight_target():
     # Statlog shuttle (ODDS), 7.2% anomalies: at max_error 0.002 the anomaly region's own bound
     # cannot reach 1 - 3 x max_error on the validation rows it has, so a tight per-rule gate kept

@@ -77,6 +77,9 @@ class Config:
     # first and keeps the widest that holds (later levels cost no confidence)
     levels: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
     marginal_prior: float = 1.0  # a pick's new rows need (errors + prior) <= eps * rows
+    tail_prior: float | None = 0.0  # then each list goes on with this prior (None: it
+    # stops): clean small regions of rare classes join as a tail, tested after every list and
+    # only with the level a passing run carries to it (so it costs the other steps nothing)
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     loose_share: float | None = 0.75  # a second set of trees stops at this share of eps
     # (None: no second set) ...
@@ -523,31 +526,45 @@ def learn_rules(
     if 1.0 not in levels:
         levels = sorted(levels + [1.0])
     lists: list[np.ndarray] = []
+    tails: list[np.ndarray] = []  # each list, then the rules the tail prior lets in after it
     sel: dict[str, Any] = {}
     qloose = loose[qual]
     for level in levels:
         target = _level_target(level, eps)
         # tree candidates past the purity budget take part at the looser levels only
         sub = np.flatnonzero(~qloose) if level < cfg.loose_level else np.arange(qual.size)
-        picks, sel_reason, sel_info = select_greedy(
-            bits[sub],
-            qb.labels[sub],
-            vbound[qual][sub],
-            y[val_rows],
-            n_classes,
-            max_rules=cfg.max_rules,
-            union_ok=_union_rule(target, conf, conf_u, scale, cfg.certify),
-            marginal_ok=lambda e, m, t=target: e + cfg.marginal_prior <= t * m,
-            class_error_budget=budgets,
-        )
-        picks = [int(sub[q]) for q in picks]
+
+        def pick(prior: float, start: list[int], target: float = target, sub=sub):
+            return select_greedy(
+                bits[sub],
+                qb.labels[sub],
+                vbound[qual][sub],
+                y[val_rows],
+                n_classes,
+                max_rules=cfg.max_rules,
+                union_ok=_union_rule(target, conf, conf_u, scale, cfg.certify),
+                marginal_ok=lambda e, m: e + prior <= target * m,
+                class_error_budget=budgets,
+                start=start,
+            )
+
+        picks, sel_reason, sel_info = pick(cfg.marginal_prior, [])
         if level == 1.0:
             sel = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
-        if picks and not any(len(x) == len(picks) and np.array_equal(x, picks) for x in lists):
-            lists.append(np.asarray(picks, np.int64))
+        _add_list(lists, [int(sub[q]) for q in picks])
+        if cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior and picks:
+            longer, _, _ = pick(cfg.tail_prior, picks)
+            if len(longer) > len(picks):
+                _add_list(tails, [int(sub[q]) for q in longer])
+    # the extended lists come after every list: certification reaches their tails only past
+    # the steps it would test without them
+    n_base = len(lists)
+    for x in tails:
+        _add_list(lists, x.tolist())
     timings["select"] = time.perf_counter() - t
     sel["levels"] = [float(v) for v in levels]
-    sel["lists"] = [len(x) for x in lists]
+    sel["lists"] = [len(x) for x in lists[:n_base]]
+    sel["tail_lists"] = [len(x) for x in lists[n_base:]]
     report["selection"] = sel
     if not lists:
         return stop(f"selection picked no rule: {sel['stop_reason']}")
@@ -557,7 +574,7 @@ def learn_rules(
     vrows = grow_rows if shared else val_rows
     codes_v = np.asfortranarray(codes[vrows])
     rendered = []
-    for picks in lists:
+    for li, picks in enumerate(lists):
         pb = vbound[qual][picks]
         psup = vn[qual][picks]
         if cfg.order == "bound":
@@ -585,6 +602,7 @@ def learn_rules(
                 bounds=pb[order][keep],
                 vcounts=vcounts[qual][picks[order][keep]],
                 masks=chosen.masks,
+                tail=li >= n_base,
                 program=program,
                 vm=vm,
             )
@@ -629,6 +647,12 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
+
+
+def _add_list(lists: list[np.ndarray], picks: list[int]) -> None:
+    """Append ``picks`` as a rule list unless empty or already there."""
+    if picks and not any(len(x) == len(picks) and np.array_equal(x, picks) for x in lists):
+        lists.append(np.asarray(picks, np.int64))
 
 
 def _level_target(level: float, eps: float) -> float:
@@ -703,15 +727,20 @@ def _certify_lists(
         return m, e, x
 
     mv, ev, xv = at_hyps(val_per)
-    starts = _start_points(mv, ev, xv, yv, cfg, alpha, scale, shared)
+    # sequences start on steps of the lists proper, never in an extended list's tail
+    n_start = sum(1 for li, _ in hyps if not rendered[li].get("tail", False)) or len(hyps)
+    starts = _start_points(mv[:n_start], ev[:n_start], xv[:n_start], yv, cfg, alpha, scale, shared)
     mc, ec, xc = at_hyps([prefix_counts(r["cm"], r["labels"], yc, caps) for r in rendered])
     class_n = [int(np.sum(yc == c)) for c, _ in caps]
     p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
     # fallback procedure: half the level on the start points validation predicts, half spread
     # over every step (selection makes validation counts optimistic, the winner's curse, so a
     # step validation ranks low may still be the one certification can pass); a run of passes
-    # carries its level forward, so an early failure does not end the sequence
-    weights = np.full(len(hyps), (1.0 - cfg.start_share) / len(hyps))
+    # carries its level forward, so an early failure does not end the sequence. The steps of
+    # the extended lists' tails get no level of their own: they are tested only with the level
+    # a passing run carries to them (fixed-sequence), so adding them costs the others nothing
+    weights = np.zeros(len(hyps))
+    weights[:n_start] = (1.0 - cfg.start_share) / n_start
     for s0 in starts:
         weights[s0 - 1] += cfg.start_share / len(starts)
     levels, rejected = fallback_procedure(p, weights, alpha)

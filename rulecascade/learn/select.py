@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -51,6 +51,7 @@ def select_greedy(
     marginal_ok: Callable[[int, int], bool] = lambda e, m: True,
     class_error_budget: Mapping[int, float],
     min_new: int = 1,
+    start: Sequence[int] = (),
 ) -> tuple[list[int], str, dict]:
     """Pick rules one at a time by most validation rows not yet covered.
 
@@ -61,7 +62,8 @@ def select_greedy(
     ``c`` in ``class_error_budget``, the number of class-c rows answered with another label at
     most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
     to the higher ``priority`` (the precision bound), then to the lower index. Returns the picks
-    in order, why selection stopped, and the union's validation counts.
+    in order, why selection stopped, and the union's validation counts. ``start``: picks taken
+    first as they are (no check), which the returned picks begin with.
     """
     n_cand, words = bits.shape
     cls_bits = class_bitsets(y_rows, n_classes, words)
@@ -69,9 +71,20 @@ def select_greedy(
     x_c = np.zeros(n_classes, np.int64)
     cov = 0
     err = 0
-    heap = [(-popcount(bits[q]), -float(priority[q]), q) for q in range(n_cand)]
-    heapq.heapify(heap)
     picks: list[int] = []
+    for q in start:
+        new = bits[q] & ~covered
+        per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
+        lab = int(labels[q])
+        picks.append(int(q))
+        covered |= bits[q]
+        cov += int(per_class.sum())
+        err += int(per_class.sum() - per_class[lab])
+        per_class[lab] = 0
+        x_c += per_class
+    taken = set(picks)
+    heap = [(-popcount(bits[q]), -float(priority[q]), q) for q in range(n_cand) if q not in taken]
+    heapq.heapify(heap)
     reason = "no candidate rule qualified" if n_cand == 0 else ""
     rejected = 0
     while heap:
