@@ -80,6 +80,7 @@ class Config:
     tail_prior: float | None = 0.0  # then each list goes on with this prior (None: it
     # stops): clean small regions of rare classes join as a tail, tested after every list and
     # only with the level a passing run carries to it (so it costs the other steps nothing)
+    tail_slack: float = 3.0  # ... among rules whose own bound >= 1 - tail_slack * eps
     purity_share: float = 0.25  # candidates keep growth errors <= share * eps of their rows
     loose_share: float | None = 0.75  # a second set of trees stops at this share of eps
     # (None: no second set) ...
@@ -534,7 +535,7 @@ def learn_rules(
         # tree candidates past the purity budget take part at the looser levels only
         sub = np.flatnonzero(~qloose) if level < cfg.loose_level else np.arange(qual.size)
 
-        def pick(prior: float, start: list[int], target: float = target, sub=sub):
+        def pick(prior: float, start: list[int], allowed=None, target: float = target, sub=sub):
             return select_greedy(
                 bits[sub],
                 qb.labels[sub],
@@ -546,6 +547,7 @@ def learn_rules(
                 marginal_ok=lambda e, m: e + prior <= target * m,
                 class_error_budget=budgets,
                 start=start,
+                allowed=allowed,
             )
 
         picks, sel_reason, sel_info = pick(cfg.marginal_prior, [])
@@ -553,7 +555,9 @@ def learn_rules(
             sel = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
         _add_list(lists, [int(sub[q]) for q in picks])
         if cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior and picks:
-            longer, _, _ = pick(cfg.tail_prior, picks)
+            # a tail rule's new rows are too few to vouch for it: its own record must
+            tight = vbound[qual][sub] >= 1.0 - min(0.5, cfg.tail_slack * eps)
+            longer, _, _ = pick(cfg.tail_prior, picks, tight)
             if len(longer) > len(picks):
                 _add_list(tails, [int(sub[q]) for q in longer])
     # the extended lists come after every list: certification reaches their tails only past

@@ -52,6 +52,7 @@ def select_greedy(
     class_error_budget: Mapping[int, float],
     min_new: int = 1,
     start: Sequence[int] = (),
+    allowed: np.ndarray | None = None,
 ) -> tuple[list[int], str, dict]:
     """Pick rules one at a time by most validation rows not yet covered.
 
@@ -63,7 +64,8 @@ def select_greedy(
     most ``class_error_budget[c]``; a candidate that would break a budget is discarded. Ties go
     to the higher ``priority`` (the precision bound), then to the lower index. Returns the picks
     in order, why selection stopped, and the union's validation counts. ``start``: picks taken
-    first as they are (no check), which the returned picks begin with.
+    first as they are (no check), which the returned picks begin with; ``allowed`` (bool per
+    candidate): the only candidates selection may add after them.
     """
     n_cand, words = bits.shape
     cls_bits = class_bitsets(y_rows, n_classes, words)
@@ -82,8 +84,10 @@ def select_greedy(
         err += int(per_class.sum() - per_class[lab])
         per_class[lab] = 0
         x_c += per_class
-    taken = set(picks)
-    heap = [(-popcount(bits[q]), -float(priority[q]), q) for q in range(n_cand) if q not in taken]
+    skip = set(picks)
+    if allowed is not None:
+        skip |= {int(q) for q in np.flatnonzero(~np.asarray(allowed, bool))}
+    heap = [(-popcount(bits[q]), -float(priority[q]), q) for q in range(n_cand) if q not in skip]
     heapq.heapify(heap)
     reason = "no candidate rule qualified" if n_cand == 0 else ""
     rejected = 0
