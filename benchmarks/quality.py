@@ -272,9 +272,9 @@ def run_dataset(name: str, quick: bool, log) -> dict:
     log(
         f"Risk-coverage on {name}: rulecascade fitted with max_error = max(1 - p, 0.001), "
         f"confidence {CONFIDENCE}, on the calibration split only. The columns "
-        "`rc cov @ realized prec >= p` and `(max_error)` are post hoc (they look at test precision): the largest test coverage of any rulecascade fit "
-        "in the sweep (certified or not) whose realized test precision is at least p, and its "
-        "max_error.\n"
+        "`rc cov @ realized prec >= p` and `(max_error)` are post hoc (they look at test "
+        "precision): the largest test coverage of any rulecascade fit in the sweep (certified "
+        "or not) whose realized test precision is at least p, and its max_error.\n"
     )
     log(
         markdown_table(

@@ -529,7 +529,7 @@ def learn_rules(
     lists: list[np.ndarray] = []
     tails: list[np.ndarray] = []  # each list, then the rules the tail prior lets in after it
     sel: dict[str, Any] = {}
-    qloose = loose[qual]
+    qloose, qbound = loose[qual], vbound[qual]
     for level in levels:
         target = _level_target(level, eps)
         # tree candidates past the purity budget take part at the looser levels only
@@ -539,7 +539,7 @@ def learn_rules(
             return select_greedy(
                 bits[sub],
                 qb.labels[sub],
-                vbound[qual][sub],
+                qbound[sub],
                 y[val_rows],
                 n_classes,
                 max_rules=cfg.max_rules,
@@ -556,7 +556,7 @@ def learn_rules(
         _add_list(lists, [int(sub[q]) for q in picks])
         if cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior and picks:
             # a tail rule's new rows are too few to vouch for it: its own record must
-            tight = vbound[qual][sub] >= 1.0 - min(0.5, cfg.tail_slack * eps)
+            tight = qbound[sub] >= 1.0 - min(0.5, cfg.tail_slack * eps)
             longer, _, _ = pick(cfg.tail_prior, picks, tight)
             if len(longer) > len(picks):
                 _add_list(tails, [int(sub[q]) for q in longer])
@@ -579,7 +579,7 @@ def learn_rules(
     codes_v = np.asfortranarray(codes[vrows])
     rendered = []
     for li, picks in enumerate(lists):
-        pb = vbound[qual][picks]
+        pb = qbound[picks]
         psup = vn[qual][picks]
         if cfg.order == "bound":
             order = np.lexsort((np.arange(picks.size), -psup, -pb))

@@ -74,16 +74,25 @@ def select_greedy(
     cov = 0
     err = 0
     picks: list[int] = []
+
+    def adds(q: int, new: np.ndarray) -> tuple[int, np.ndarray]:
+        """Rows of ``new`` (pick ``q``'s rows not yet covered) it would answer wrongly: the
+        total and per class."""
+        wrong = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
+        wrong[int(labels[q])] = 0
+        return int(wrong.sum()), wrong
+
+    def take(q: int, n_new: int, n_err: int, wrong: np.ndarray) -> None:
+        nonlocal cov, err
+        picks.append(int(q))
+        covered[:] |= bits[q]
+        cov += n_new
+        err += n_err
+        x_c[:] += wrong
+
     for q in start:
         new = bits[q] & ~covered
-        per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
-        lab = int(labels[q])
-        picks.append(int(q))
-        covered |= bits[q]
-        cov += int(per_class.sum())
-        err += int(per_class.sum() - per_class[lab])
-        per_class[lab] = 0
-        x_c += per_class
+        take(q, popcount(new), *adds(q, new))
     skip = set(picks)
     if allowed is not None:
         skip |= {int(q) for q in np.flatnonzero(~np.asarray(allowed, bool))}
@@ -104,24 +113,16 @@ def select_greedy(
         if n_new < min_new:
             reason = "no qualified rule adds new validation coverage"
             break
-        lab = int(labels[q])
-        per_class = np.array([popcount(new & cls_bits[c]) for c in range(n_classes)])
-        n_err = n_new - int(per_class[lab])
+        n_err, wrong = adds(q, new)
         if not marginal_ok(n_err, n_new) or (
             n_err and not union_ok(err + n_err, cov + n_new, err, cov)
         ):
             rejected += 1
             continue
-        wrong = per_class.copy()
-        wrong[lab] = 0
         if any(x_c[c] + wrong[c] > b for c, b in class_error_budget.items()):
             rejected += 1
             continue
-        picks.append(q)
-        covered |= bits[q]
-        cov += n_new
-        err += n_err
-        x_c += wrong
+        take(q, n_new, n_err, wrong)
     if not reason:
         reason = "every qualified rule was picked or broke an error budget"
     info = {
