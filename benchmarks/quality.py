@@ -46,9 +46,27 @@ CONFIDENCE = 0.95
 GUARANTEE_TARGETS = (0.01, 0.005)
 SWEEP = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 QUICK_SWEEP = (0.005, 0.01, 0.05, 0.1)
-#: data sets of dense numeric features (pixels, like an embedding): the risk-coverage table also
-#: fits rulecascade on a PCA projection fitted on the calibration rows (``projection="pca"``)
-PROJECTED = {"digits": 16}
+#: many-class data sets of numeric features (pixels, like an embedding; image statistics): the
+#: risk-coverage table also fits rulecascade on projections, each a fixed configuration:
+#: (column label, RuleLearner parameters, what the label means)
+_LDA = (
+    "lda",
+    {"projection": "lda"},
+    'discriminant directions of the growth rows (`projection="lda"`)',
+)
+_LDA_RAW = (
+    "lda+raw",
+    {"projection": "lda", "keep_inputs": True},
+    'the same directions beside the raw columns (`projection="lda", keep_inputs=True`)',
+)
+PROJECTED = {
+    "digits": (
+        ("pca16", {"projection": "pca", "n_components": 16}, "a 16-component PCA projection"),
+        _LDA,
+        _LDA_RAW,
+    ),
+    "image_segments": (_LDA, _LDA_RAW),
+}
 
 
 # --------------------------------------------------------------------------- rulecascade
@@ -209,20 +227,18 @@ def run_dataset(name: str, quick: bool, log) -> dict:
     for me in sweep:
         rc.get(me)
         rc.get(me, certify=False)
-    pca = None
-    if name in PROJECTED:
-        pca = RuleCascadeRuns(
-            X_cal,
-            y[cal_idx],
-            X_test,
-            y_test,
-            pred_test,
-            np.arange(len(classes)),
-            pred_cal,
-            projection="pca",
-            n_components=PROJECTED[name],
+    variants = [
+        (
+            label,
+            what,
+            RuleCascadeRuns(
+                X_cal, y[cal_idx], X_test, y_test, pred_test, np.arange(len(classes)), pred_cal,
+                **kwargs,
+            ),
         )
-    pca_wins = 0
+        for label, kwargs, what in PROJECTED.get(name, ())
+    ]  # fmt: skip
+    variant_wins = [0] * len(variants)
     rc_table, wins, losses, ties = [], 0, 0, 0
     for ans, m in results:
         c, p = m["coverage"], m["precision"]
@@ -248,13 +264,13 @@ def run_dataset(name: str, quick: bool, log) -> dict:
                 verdict = "LOSS (" + ", ".join(why) + ")"
         best, how = rc.best_at_precision(p) if m["covered"] else (math.nan, "—")
         extra = []
-        if pca is not None:
+        for k, (_, _, runs) in enumerate(variants):
             pm = {"coverage": math.nan, "precision": math.nan}
             if me is not None:
-                _, pm = pca.get(me)
+                _, pm = runs.get(me)
                 won = pm["coverage"] >= c and pm["covered"] > 0 and pm["precision"] >= p
-                pca_wins += won
-            extra = [pm["coverage"], fmt(pm["precision"], 4)]
+                variant_wins[k] += won
+            extra += [pm["coverage"], fmt(pm["precision"], 4)]
         rc_table.append(
             [
                 f"{ans.method} {ans.config}",
@@ -289,17 +305,16 @@ def run_dataset(name: str, quick: bool, log) -> dict:
                 "rc cov @ realized prec >= p",
                 "(max_error)",
             ]
-            + ([f"rc pca{PROJECTED[name]} cov", f"rc pca{PROJECTED[name]} prec"] if pca else []),
+            + [f"rc {label} {col}" for label, _, _ in variants for col in ("cov", "prec")],
             rc_table,
         )
         + "\n"
     )
     log(f"Wins {wins}, losses {losses}, peer configurations covering nothing {ties}.\n")
-    if pca is not None:
+    for (label, what, _), won in zip(variants, variant_wins, strict=True):
         log(
-            f"On a {PROJECTED[name]}-component PCA projection fitted on the calibration rows "
-            f'(`projection="pca"`, the last two columns): wins {pca_wins} of '
-            f"{wins + losses}.\n"
+            f"rulecascade on {what}, fitted on the calibration split (columns `rc {label}`): "
+            f"wins {won} of {wins + losses}.\n"
         )
 
     sweep_rows = []

@@ -586,6 +586,25 @@ def _match_label(text: str, y: np.ndarray, column: str) -> Any:
     help="Treat an integer column as categorical (string columns always are).",
 )
 @click.option("--drop", multiple=True, metavar="COL", help="Leave a column out of the features.")
+@click.option(
+    "--projection",
+    type=click.Choice(["pca", "lda"]),
+    default=None,
+    help="Learn on a linear projection of the numeric columns (stored in the rule file): pca "
+    "for embeddings, lda for classes that oblique cuts separate.",
+)
+@click.option(
+    "--n-components",
+    type=click.IntRange(1),
+    default=16,
+    show_default=True,
+    help="Most projected features.",
+)
+@click.option(
+    "--keep-inputs",
+    is_flag=True,
+    help="With --projection: learn on the numeric columns too (rules may mix both).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Rule file to write (JSON).")
 @QUIET
@@ -599,6 +618,9 @@ def fit(
     per_class: tuple[str, ...],
     categorical: tuple[str, ...],
     drop: tuple[str, ...],
+    projection: str | None,
+    n_components: int,
+    keep_inputs: bool,
     seed: int | None,
     out: str,
     quiet: bool,
@@ -612,6 +634,8 @@ def fit(
     from .data import as_labels
 
     caps = _parse_caps(per_class)
+    if keep_inputs and projection is None:
+        raise CliError("--keep-inputs needs --projection")
     if Path(out).is_dir():
         raise CliError(f"{out}: is a directory")
     df = _read_data(data)
@@ -644,6 +668,9 @@ def fit(
         per_class_max_error=per_class_caps,
         mode="fidelity" if model_column else "truth",
         categorical=list(categorical) or None,
+        projection=projection,
+        n_components=n_components,
+        keep_inputs=keep_inputs,
         random_state=seed,
     )
     with (

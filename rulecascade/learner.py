@@ -38,7 +38,7 @@ from rules_export import (
 from . import data as _data
 from . import evaluate as _evaluate
 from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
-from .learn.projection import fit_pca, project
+from .learn.projection import fit_lda, fit_pca, project
 
 __all__ = ["NoRulesWarning", "RuleLearner"]
 
@@ -135,11 +135,18 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         Quantile bins per numeric feature.
     categorical : list of str or None, default=None
         Columns to treat as categorical besides string columns.
-    projection : {None, "pca"}, default=None
-        Learn rules over a linear projection of the numeric columns (embeddings); the
-        projection is fitted on the growth and validation rows and stored in the rule set.
+    projection : {None, "pca", "lda"}, default=None
+        Learn rules over a linear projection of the numeric columns, stored in the rule set:
+        ``"pca"``, the top principal directions of the growth and validation rows (embeddings);
+        ``"lda"``, the discriminant directions of the growth rows' classes (at most one fewer
+        than the classes; fitted on growth rows only, so validation and certification rows
+        stay unseen). Where classes are separated by oblique cuts (many classes, pixels,
+        embeddings) boxes in these coordinates are purer than boxes on the raw columns.
     n_components : int, default=16
-        Number of projected features with ``projection="pca"``.
+        Most projected features.
+    keep_inputs : bool, default=False
+        With a projection: learn on the numeric columns too, so rules may mix raw and
+        projected conditions (without it, the projection replaces the numeric columns).
     certify : bool, default=True
         Hold out a certification split and certify the rule list on it. With False, all data
         serves growth and validation and ``rules_.guarantee.certified`` is False.
@@ -173,8 +180,9 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         "min_support": [None, _Range(Integral, 1, None, closed="left")],
         "max_bins": [_Range(Integral, 2, 255, closed="both")],
         "categorical": [None, list, tuple],
-        "projection": [None, StrOptions({"pca"})],
+        "projection": [None, StrOptions({"pca", "lda"})],
         "n_components": [_Range(Integral, 1, None, closed="left")],
+        "keep_inputs": ["boolean"],
         "certify": ["boolean"],
         "fallback": [None, HasMethods(["fit", "predict"])],
         "random_state": ["random_state"],
@@ -196,6 +204,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         categorical: list[str] | tuple[str, ...] | None = None,
         projection: str | None = None,
         n_components: int = 16,
+        keep_inputs: bool = False,
         certify: bool = True,
         fallback: Any = None,
         random_state: Any = None,
@@ -213,6 +222,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self.categorical = categorical
         self.projection = projection
         self.n_components = n_components
+        self.keep_inputs = keep_inputs
         self.certify = certify
         self.fallback = fallback
         self.random_state = random_state
@@ -398,7 +408,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self._categories = dict(fm.categories)
         splits = plan_splits(y_idx, n_classes, cfg, rng)
 
-        learn_names, values, is_cat, n_cats, proj = self._learning_matrix(fm, splits, rng)
+        learn_names, values, is_cat, n_cats, proj = self._learning_matrix(fm, y_idx, splits, rng)
         with _threads(self.n_jobs):
             res = learn_rules(values, is_cat, n_cats, y_idx, n_classes, cfg, rng, splits)
 
@@ -468,21 +478,28 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             caps.append((lookup[key], cap))
         return sorted(caps)
 
-    def _learning_matrix(self, fm: _data.FeatureMatrix, splits, rng):
+    def _learning_matrix(self, fm: _data.FeatureMatrix, y_idx: np.ndarray, splits, rng):
         is_cat_raw = fm.categorical_mask
+        if self.keep_inputs and self.projection is None:
+            raise ValueError("keep_inputs=True needs a projection ('pca' or 'lda')")
         if self.projection is None:
             n_cats = np.array([len(fm.categories.get(n, ())) for n in fm.names], np.int64)
             return fm.names, fm.values, is_cat_raw, n_cats, None
         num_idx = np.flatnonzero(~is_cat_raw)
         if num_idx.size == 0:
-            raise ValueError("projection='pca' needs at least one numeric column")
+            raise ValueError(f"projection={self.projection!r} needs at least one numeric column")
         fit_rows = np.concatenate(splits[:2])
         raw = np.asfortranarray(fm.values[:, num_idx])
-        mean, weights = fit_pca(raw, fit_rows, int(self.n_components), rng)
+        if self.projection == "lda":  # labels: growth rows only, so validation stays honest
+            mean, weights = fit_lda(raw, splits[0], y_idx, int(self.n_components), rng)
+            prefix = "ld"
+        else:
+            mean, weights = fit_pca(raw, fit_rows, int(self.n_components), rng)
+            prefix = "pc"
         used = set(fm.names)
         outs = []
         for j in range(weights.shape[0]):
-            name = f"pc{j}"
+            name = f"{prefix}{j}"
             while name in used:
                 name = "_" + name
             used.add(name)
@@ -494,12 +511,14 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             weights=tuple(tuple(float(v) for v in row) for row in weights),
         )
         z = project(raw, mean, weights)
-        cat_idx = np.flatnonzero(is_cat_raw)
-        values = np.asfortranarray(np.concatenate([z, fm.values[:, cat_idx]], axis=1))
-        names = tuple(outs) + tuple(fm.names[i] for i in cat_idx)
-        is_cat = np.concatenate([np.zeros(len(outs), bool), np.ones(cat_idx.size, bool)])
+        # learning columns: the projected ones, then the raw columns kept beside them
+        keep = np.arange(fm.n_features) if self.keep_inputs else np.flatnonzero(is_cat_raw)
+        self._raw_idx = keep
+        values = np.asfortranarray(np.concatenate([z, fm.values[:, keep]], axis=1))
+        names = tuple(outs) + tuple(fm.names[i] for i in keep)
+        is_cat = np.concatenate([np.zeros(len(outs), bool), is_cat_raw[keep]])
         n_cats = np.array(
-            [0] * len(outs) + [len(fm.categories.get(fm.names[i], ())) for i in cat_idx], np.int64
+            [0] * len(outs) + [len(fm.categories.get(fm.names[i], ())) for i in keep], np.int64
         )
         return names, values, is_cat, n_cats, proj
 
@@ -585,8 +604,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         p = self._proj
         idx = [fm.names.index(n) for n in p.inputs]
         z = project(np.asfortranarray(fm.values[:, idx]), np.asarray(p.mean), np.asarray(p.weights))
-        cat = [fm.names.index(n) for n in self._learn_names[len(p.outputs) :]]
-        return np.asfortranarray(np.concatenate([z, fm.values[:, cat]], axis=1))
+        return np.asfortranarray(np.concatenate([z, fm.values[:, self._raw_idx]], axis=1))
 
     def match(self, X: Any) -> np.ndarray:
         """Index (int64) of the first rule matching each row; -1 where no rule matches."""

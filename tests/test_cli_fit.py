@@ -134,6 +134,34 @@ def test_fidelity_mode_per_class_caps_and_categorical(data, tmp_path):
     assert "accuracy vs 'default'" in res.stdout
 
 
+def test_fit_projection_options_reach_the_rule_file(data, tmp_path):
+    out = tmp_path / "lda.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred", "--max-error", "0.02",
+        "--projection", "lda", "--keep-inputs", "--seed", "0", "-o", out,
+    )  # fmt: skip
+    rules = RuleSet.load(out)
+    p = rules.projection
+    assert p is not None and p.outputs == ("ld0",)  # two classes: one discriminant direction
+    assert set(p.inputs) == {"balance", "income", "income_band"}
+    assert rules.fit_params["projection"] == "lda" and rules.fit_params["keep_inputs"] is True
+    out2 = tmp_path / "pca.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred", "--max-error", "0.02",
+        "--projection", "pca", "--n-components", "2", "--seed", "0", "-o", out2,
+    )  # fmt: skip
+    assert RuleSet.load(out2).projection.outputs == ("pc0", "pc1")
+    # the applied file answers the same rows as the Python API on the projected rule file
+    applied = tmp_path / "applied.csv"
+    run("apply", out, data["path"], "-o", applied)
+    from rules_export.reference import match as ref_match
+
+    frame = data["frame"].drop(TARGET, "model_pred")
+    got = pl.read_csv(applied)["rule_id"].fill_null(-1).to_numpy()
+    want = ref_match(rules, {c: frame[c].to_numpy() for c in rules.feature_names})
+    assert np.array_equal(got, want)
+
+
 def test_fit_reports_when_no_rule_qualifies(tmp_path):
     df = pl.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 2})
     path = tmp_path / "noise.csv"
@@ -173,6 +201,12 @@ def test_fit_user_errors(data, tmp_path):
     line = fails("fit", p, "--target", "balance", "-o", out)  # a continuous "label"
     assert "credit.parquet" in line and "continuous" in line
     assert "is a directory" in fails("fit", p, "--target", TARGET, "-o", tmp_path)
+    assert "--keep-inputs needs --projection" in fails(
+        "fit", p, "--target", TARGET, "--keep-inputs", "-o", out
+    )
+    assert "'svd' is not one of 'pca', 'lda'" in fails(
+        "fit", p, "--target", TARGET, "--projection", "svd", "-o", out
+    )
     assert not out.exists()
 
 

@@ -445,6 +445,81 @@ def test_projection_pca():
     assert np.array_equal(m.match(X), ref_match(m.rules_, X))
 
 
+def _oblique(n, seed):
+    """Four classes in bands along a direction mixing all eight columns: every axis-aligned box
+    that is pure has to be small, a box on the discriminant direction can be wide."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8))
+    w = np.array([1.0, -1.0, 0.8, -0.6, 0.5, 0.7, -0.9, 1.1])
+    s = X @ w / np.linalg.norm(w)
+    y = np.digitize(s, [-0.8, 0.0, 0.8])
+    return X, y
+
+
+def test_projection_lda_covers_oblique_classes_that_boxes_cannot():
+    X, y = _oblique(12_000, 0)
+    Xt, yt = _oblique(20_000, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoRulesWarning)  # boxes may find nothing at all here
+        raw = _quiet(max_error=0.02).fit(X, y)
+    lda = _quiet(max_error=0.02, projection="lda").fit(X, y)
+    p = lda.rules_.projection
+    assert p is not None and p.outputs == ("ld0", "ld1", "ld2")  # classes - 1 directions
+    assert len(p.inputs) == 8 and lda.rules_.guarantee.certified
+    assert all(c.feature in p.outputs for r in lda.rules_.rules for c in r.conditions)
+
+    def held_out(m):
+        idx = m.match(Xt)
+        assert np.array_equal(idx, ref_match(m.rules_, Xt))
+        labels = np.array([r.label for r in m.rules_.rules] + [-1])
+        cov = idx >= 0
+        return cov.mean(), np.sum(labels[idx[cov]] != yt[cov])
+
+    cov_raw, err_raw = held_out(raw)
+    cov_lda, err_lda = held_out(lda)
+    assert err_raw <= 0.02 * max(cov_raw, 0.01) * len(yt)
+    assert err_lda <= 0.02 * cov_lda * len(yt)
+    assert cov_lda >= 0.5 and cov_lda > cov_raw + 0.2, (cov_raw, cov_lda)
+
+
+def test_projection_lda_keep_inputs_mixes_raw_and_projected_conditions():
+    X, y = _oblique(12_000, 2)
+    # a fifth class alone where one raw column is large: an axis-aligned rule finds it
+    X[:1500, 3] = 6.0 + np.random.default_rng(3).random(1500)
+    y[:1500] = 4
+    m = _quiet(max_error=0.02, projection="lda", keep_inputs=True).fit(X, y)
+    p = m.rules_.projection
+    assert p.outputs == ("ld0", "ld1", "ld2", "ld3")
+    used = {c.feature for r in m.rules_.rules for c in r.conditions}
+    assert used & set(p.outputs) and used - set(p.outputs), used
+    Xt = X.copy()
+    Xt[::7, 2] = np.nan  # a missing projection input: the projected value is missing too
+    assert np.array_equal(m.match(Xt), ref_match(m.rules_, Xt))
+    again = _quiet(max_error=0.02, projection="lda", keep_inputs=True).fit(X, y)
+    assert again.rules_.to_json() == m.rules_.to_json()
+    with pytest.raises(ValueError, match="keep_inputs=True needs a projection"):
+        _quiet(keep_inputs=True).fit(X, y)
+
+
+def test_fit_lda_sees_only_the_rows_it_is_given():
+    from rulecascade.learn.projection import fit_lda
+
+    X, y = _oblique(3000, 4)
+    X[:, 5] = 2.5  # a constant column gets weight 0
+    X[::11, 1] = np.nan
+    rows = np.arange(0, 3000, 2)
+    rng = np.random.default_rng(0)
+    mean, w = fit_lda(X, rows, y, 16, rng)
+    y2 = y.copy()
+    y2[1::2] = (y2[1::2] + 1) % 4  # labels of the other rows do not matter
+    mean2, w2 = fit_lda(X, rows, y2, 16, rng)
+    assert np.array_equal(mean, mean2) and np.array_equal(w, w2)
+    assert w.shape == (3, 8) and np.all(w[:, 5] == 0) and np.isfinite(w).all()
+    assert mean[1] == pytest.approx(np.nanmean(X[rows, 1]))
+    with pytest.raises(ValueError, match="at least two classes"):
+        fit_lda(X, rows, np.zeros(3000, np.int64), 4, rng)
+
+
 def test_fidelity_mode_and_fallback_estimator():
     X, y = _blobs(6000, seed=5, noise=0.05)
     model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)

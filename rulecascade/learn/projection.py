@@ -1,4 +1,4 @@
-"""Linear projection (PCA) of numeric columns, computed exactly as the rule-set semantics do.
+"""Linear projections (PCA, LDA) of numeric columns, computed exactly as the rule-set semantics do.
 
 ``z_j = sum_i (x_i - mean_i) * weights[j][i]``, summed over inputs in order, in float64: the same
 operations in the same order as ``rules_export.reference``, so every evaluator gets the same bits.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_pca", "project"]
+__all__ = ["fit_lda", "fit_pca", "project"]
 
 
 def fit_pca(
@@ -26,20 +26,67 @@ def fit_pca(
     d = values.shape[1]
     if rows.size > max_rows:
         rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
+    mean, sub = _filled(values, rows)
+    xc = sub - mean
+    cov = xc.T @ xc / max(rows.size - 1, 1)
+    w, v = np.linalg.eigh(cov)
+    k = int(min(n_components, d))
+    top = _fix_signs(v[:, np.argsort(-w, kind="stable")[:k]].T.copy())
+    return mean.astype(np.float64), np.ascontiguousarray(top, dtype=np.float64)
+
+
+def _fix_signs(top: np.ndarray) -> np.ndarray:
+    """Each direction flipped so that its largest absolute weight is positive."""
+    for j in range(top.shape[0]):
+        i = int(np.argmax(np.abs(top[j])))
+        if top[j, i] < 0:
+            top[j] = -top[j]
+    return top
+
+
+def _filled(values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the finite values of ``values[rows]``, and those rows with the rest set to it."""
     sub = values[rows]
     finite = np.isfinite(sub)
     cnt = finite.sum(axis=0)
     mean = np.where(cnt > 0, np.where(finite, sub, 0.0).sum(axis=0) / np.maximum(cnt, 1), 0.0)
-    xc = np.where(finite, sub - mean, 0.0)
-    cov = xc.T @ xc / max(rows.size - 1, 1)
-    w, v = np.linalg.eigh(cov)
-    k = int(min(n_components, d))
-    top = v[:, np.argsort(-w, kind="stable")[:k]].T.copy()
-    for j in range(k):
-        i = int(np.argmax(np.abs(top[j])))
-        if top[j, i] < 0:
-            top[j] = -top[j]
-    return mean.astype(np.float64), np.ascontiguousarray(top, dtype=np.float64)
+    return mean, np.where(finite, sub, mean)
+
+
+def fit_lda(
+    values: np.ndarray,
+    rows: np.ndarray,
+    y: np.ndarray,
+    n_components: int,
+    rng: np.random.Generator,
+    max_rows: int = 50_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and weights (k, d) of the discriminant directions of ``values[rows]`` given the
+    class indices ``y[rows]`` (k <= classes - 1; shrunk within-class covariance, Ledoit-Wolf).
+
+    Each direction has unit within-class variance on the fitted rows. Missing and infinite
+    values are ignored for the mean and replaced by it for the directions.
+    """
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rows = np.unique(rows)  # growth and validation may be one array on small sets
+    if rows.size > max_rows:
+        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
+    mean, sub = _filled(values, rows)
+    labels = y[rows]
+    present = np.unique(labels)
+    if present.size < 2:
+        raise ValueError(
+            "projection='lda' needs at least two classes among the rows it is fitted on"
+        )
+    keep = sub.std(axis=0) > 0  # constant columns carry no direction (weight 0)
+    k = int(min(n_components, present.size - 1, max(int(keep.sum()), 1)))
+    top = np.zeros((k, values.shape[1]), dtype=np.float64)
+    if keep.any():
+        lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
+        lda.fit(sub[:, keep] - mean[keep], labels)
+        top[:, keep] = lda.scalings_[:, :k].T
+    return mean.astype(np.float64), np.ascontiguousarray(_fix_signs(top), dtype=np.float64)
 
 
 def project(values: np.ndarray, mean: np.ndarray, weights: np.ndarray) -> np.ndarray:
