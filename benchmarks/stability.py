@@ -1,6 +1,7 @@
 """How much a certified fit's held-out coverage depends on the split (issue #3).
 
-    python benchmarks/stability.py [--seeds 10] [--datasets a,b] [--mode truth|fidelity] [--out FILE]
+    python benchmarks/stability.py [--seeds 10] [--datasets a,b] [--mode truth|fidelity]
+                                   [--params JSON] [--out FILE]
 
 The quality benchmark uses one split (seed 0), and on small sets one split decides a lot: which
 rows land in growth, validation and certification moves coverage by tens of points. Here each
@@ -10,7 +11,8 @@ fidelity``: with the predictions of a HistGradientBoostingClassifier trained on 
 and is then judged against the model's test predictions) and random_state = seed, at a few
 max_error values (confidence 0.95), and is measured on the test split. Per
 max_error: how many seeds kept a rule, the mean and range of test coverage, the lowest test
-precision, and how many kept rule sets met ``1 - max_error`` on the test rows (a finite test
+precision, and how many kept rule sets met ``1 - max_error`` on the test rows. ``--params``
+passes RuleLearner parameters to every fit (e.g. ``'{"projection": "lda"}'``) (a finite test
 split can miss it by chance even when the rules' true error is below the cap: each miss comes
 with the binomial p-value of its test errors at the cap).
 """
@@ -18,6 +20,7 @@ with the binomial p-value of its test errors at the cap).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -52,19 +55,35 @@ TARGETS = {
 
 
 def fit_and_measure(
-    X_cal, y_cal, X_test, y_test, max_error: float, seed: int, mode: str, n_classes: int
+    X_cal,
+    y_cal,
+    X_test,
+    y_test,
+    max_error: float,
+    seed: int,
+    mode: str,
+    n_classes: int,
+    params: dict | None = None,
 ) -> dict:
     """One certified fit on the calibration rows (labels: class indices), measured on the test
     rows."""
     learner, _ = rulecascade_fit(
-        X_cal, y_cal, max_error, mode=mode, confidence=CONFIDENCE, random_state=seed
+        X_cal,
+        y_cal,
+        max_error,
+        mode=mode,
+        confidence=CONFIDENCE,
+        random_state=seed,
+        **(params or {}),
     )
     covered, labels = rulecascade_answer(learner, X_test, np.arange(n_classes))
     errors = int(np.sum(labels[covered] != y_test[covered]))
     return {"covered": int(covered.sum()), "rows": int(len(y_test)), "errors": errors}
 
 
-def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
+def run_dataset(
+    name: str, seeds: int, log, mode: str = "truth", params: dict | None = None
+) -> list[list]:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     table = load_table(name)
@@ -86,7 +105,7 @@ def run_dataset(name: str, seeds: int, log, mode: str = "truth") -> list[list]:
         for me in TARGETS[name]:
             fits[me].append(
                 fit_and_measure(
-                    table.X[cal], y_cal, table.X[test], y_test, me, seed, mode, len(classes)
+                    table.X[cal], y_cal, table.X[test], y_test, me, seed, mode, len(classes), params
                 )
             )
     log(
@@ -121,8 +140,17 @@ def main(argv: list[str] | None = None) -> int:
         "--datasets", default="breast_cancer,phishing,digits,image_segments,default,shuttle"
     )
     ap.add_argument("--mode", choices=("truth", "fidelity"), default="truth")
+    ap.add_argument(
+        "--params", default="{}", help='RuleLearner parameters as JSON, e.g. {"projection": "lda"}'
+    )
     ap.add_argument("--out", default=None, help="markdown file to write (default: print only)")
     args = ap.parse_args(argv)
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as e:
+        ap.error(f"--params is not JSON: {e}")
+    if not isinstance(params, dict):
+        ap.error("--params must be a JSON object")
     names = [n for n in args.datasets.split(",") if n]
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
@@ -133,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name in names:
-        rows += run_dataset(name, args.seeds, log, args.mode)
+        rows += run_dataset(name, args.seeds, log, args.mode, params)
     text = (
         f"# Certified coverage over {args.seeds} split seeds (confidence {CONFIDENCE}, "
-        f"{args.mode} mode)\n\n"
+        f"{args.mode} mode{', parameters ' + json.dumps(params) if params else ''})\n\n"
         + markdown_table(
             [
                 "data set",
