@@ -499,6 +499,10 @@ def test_projection_lda_keep_inputs_mixes_raw_and_projected_conditions():
     assert again.rules_.to_json() == m.rules_.to_json()
     with pytest.raises(ValueError, match="keep_inputs=True needs a projection"):
         _quiet(keep_inputs=True).fit(X, y)
+    cats = pl.DataFrame({"a": ["x", "y"] * 100, "b": ["u", "v", "w", "z"] * 50})
+    for proj in ("lda", "pca"):
+        with pytest.raises(ValueError, match=f"projection='{proj}' needs at least one numeric"):
+            _quiet(projection=proj).fit(cats, np.arange(200) % 2)
 
 
 def test_fit_lda_sees_only_the_rows_it_is_given():
@@ -518,6 +522,11 @@ def test_fit_lda_sees_only_the_rows_it_is_given():
     assert mean[1] == pytest.approx(np.nanmean(X[rows, 1]))
     with pytest.raises(ValueError, match="at least two classes"):
         fit_lda(X, rows, np.zeros(3000, np.int64), 4, rng)
+    lone = np.where(np.arange(3000) == 4, 4, y)  # a class with a single row: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean3, w3 = fit_lda(X, rows, lone, 16, rng)
+    assert w3.shape == (4, 8) and np.isfinite(w3).all()
 
 
 def test_fidelity_mode_and_fallback_estimator():

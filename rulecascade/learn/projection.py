@@ -6,6 +6,8 @@ operations in the same order as ``rules_export.reference``, so every evaluator g
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 __all__ = ["fit_lda", "fit_pca", "project"]
@@ -84,7 +86,9 @@ def fit_lda(
     top = np.zeros((k, values.shape[1]), dtype=np.float64)
     if keep.any():
         lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
-        lda.fit(sub[:, keep] - mean[keep], labels)
+        with warnings.catch_warnings():  # a class with one row: its covariance is shrunk to 0
+            warnings.filterwarnings("ignore", "Only one sample available", UserWarning)
+            lda.fit(sub[:, keep] - mean[keep], labels)
         top[:, keep] = lda.scalings_[:, :k].T
     return mean.astype(np.float64), np.ascontiguousarray(_fix_signs(top), dtype=np.float64)
 
