@@ -49,3 +49,56 @@ def test_learned_rules_in_a_cascade_on_breast_cancer():
     assert pred.dtype == np.int64
     assert len(calls) <= 1 and sum(len(c) for c in calls) == int((idx < 0).sum())
     assert cascade.stats.covered == int((idx >= 0).sum()) > 0
+
+
+def test_lda_rules_on_an_embedding_column_in_a_cascade_and_in_duckdb():
+    """Digits' 64 pixels as one Arrow fixed-size list column (an embedding): rules learned on
+    its discriminant directions, served by a Cascade, and the exported SQL gives the same rule
+    on every held-out row in DuckDB."""
+    import duckdb
+    import pyarrow as pa
+    from sklearn.datasets import load_digits
+
+    from rulecascade import RuleLearner
+    from rules_export import to_sql
+
+    X, y = load_digits(return_X_y=True)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    cal, test = order[:1200], order[1200:]
+
+    def table(rows):
+        flat = pa.array(X[rows].astype(np.float32).ravel())
+        return pa.table({"emb": pa.FixedSizeListArray.from_arrays(flat, 64)})
+
+    learner = RuleLearner(max_error=0.2, projection="lda", random_state=0)
+    learner.fit(table(cal), y[cal])
+    rules = learner.rules_
+    p = rules.projection
+    assert rules.guarantee.certified and len(rules) > 0
+    assert p.outputs == tuple(f"ld{j}" for j in range(9)) and p.inputs[0] == "emb_0"
+
+    t_test = table(test)
+    idx = learner.match(t_test)
+    cols = {f"emb_{j}": X[test, j].astype(np.float32).astype(np.float64) for j in range(64)}
+    np.testing.assert_array_equal(idx, reference_match(rules, cols))
+    labels = np.array([r.label for r in rules.rules])
+    covered = idx >= 0
+    assert covered.mean() > 0.5
+    assert np.mean(labels[idx[covered]] == y[test][covered]) >= 0.8
+
+    calls = []
+
+    def tail(batch):  # the uncovered rows, as the type passed in: an Arrow table here
+        calls.append(batch.num_rows)
+        return np.zeros(batch.num_rows, np.int64)
+
+    pred, rule = Cascade(rules, tail).predict(t_test, return_rule=True)
+    np.testing.assert_array_equal(rule, idx)
+    assert np.all(pred[~covered] == 0) and calls == [int((~covered).sum())]
+    np.testing.assert_array_equal(pred[covered], labels[idx[covered]])
+
+    con = duckdb.connect()
+    con.register("input", pa.table(cols))
+    got = con.execute(f"SELECT rule_id FROM ({to_sql(rules, 'duckdb')})").fetchnumpy()["rule_id"]
+    np.testing.assert_array_equal(np.asarray(got, dtype=np.int64), idx)
