@@ -66,7 +66,7 @@ def fit_lda(
     """Mean (d,) and weights (k, d) of the discriminant directions of ``values[rows]`` given the
     class indices ``y[rows]`` (k <= classes - 1; shrunk within-class covariance, Ledoit-Wolf).
 
-    Each direction has unit within-class variance on the fitted rows. Missing and infinite
+    Each direction has unit variance under the shrunk within-class covariance. Missing and infinite
     values are ignored for the mean and replaced by it for the directions.
     """
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
