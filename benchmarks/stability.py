@@ -11,10 +11,10 @@ fidelity``: with the predictions of a HistGradientBoostingClassifier trained on 
 and is then judged against the model's test predictions) and random_state = seed, at a few
 max_error values (confidence 0.95), and is measured on the test split. Per
 max_error: how many seeds kept a rule, the mean and range of test coverage, the lowest test
-precision, and how many kept rule sets met ``1 - max_error`` on the test rows. ``--params``
-passes RuleLearner parameters to every fit (e.g. ``'{"projection": "lda"}'``) (a finite test
+precision, and how many kept rule sets met ``1 - max_error`` on the test rows (a finite test
 split can miss it by chance even when the rules' true error is below the cap: each miss comes
-with the binomial p-value of its test errors at the cap).
+with the binomial p-value of its test errors at the cap). ``--params`` passes RuleLearner
+parameters to every fit (e.g. ``'{"projection": "lda"}'``).
 """
 
 from __future__ import annotations

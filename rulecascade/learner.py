@@ -488,12 +488,12 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         num_idx = np.flatnonzero(~is_cat_raw)
         if num_idx.size == 0:
             raise ValueError(f"projection={self.projection!r} needs at least one numeric column")
-        fit_rows = np.concatenate(splits[:2])
         raw = np.asfortranarray(fm.values[:, num_idx])
         if self.projection == "lda":  # labels: growth rows only, so validation stays honest
             mean, weights = fit_lda(raw, splits[0], y_idx, int(self.n_components), rng)
             prefix = "ld"
         else:
+            fit_rows = np.concatenate(splits[:2])
             mean, weights = fit_pca(raw, fit_rows, int(self.n_components), rng)
             prefix = "pc"
         used = set(fm.names)
@@ -513,7 +513,6 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         z = project(raw, mean, weights)
         # learning columns: the projected ones, then the raw columns kept beside them
         keep = np.arange(fm.n_features) if self.keep_inputs else np.flatnonzero(is_cat_raw)
-        self._raw_idx = keep
         values = np.asfortranarray(np.concatenate([z, fm.values[:, keep]], axis=1))
         names = tuple(outs) + tuple(fm.names[i] for i in keep)
         is_cat = np.concatenate([np.zeros(len(outs), bool), is_cat_raw[keep]])
@@ -604,7 +603,8 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         p = self._proj
         idx = [fm.names.index(n) for n in p.inputs]
         z = project(np.asfortranarray(fm.values[:, idx]), np.asarray(p.mean), np.asarray(p.weights))
-        return np.asfortranarray(np.concatenate([z, fm.values[:, self._raw_idx]], axis=1))
+        raw = [fm.names.index(n) for n in self._learn_names[len(p.outputs) :]]
+        return np.asfortranarray(np.concatenate([z, fm.values[:, raw]], axis=1))
 
     def match(self, X: Any) -> np.ndarray:
         """Index (int64) of the first rule matching each row; -1 where no rule matches."""

@@ -26,9 +26,7 @@ def fit_pca(
     directions. Signs are fixed (largest absolute weight positive) so the result is reproducible.
     """
     d = values.shape[1]
-    if rows.size > max_rows:
-        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
-    mean, sub = _filled(values, rows)
+    rows, mean, sub = _sample(values, rows, rng, max_rows)
     xc = sub - mean
     cov = xc.T @ xc / max(rows.size - 1, 1)
     w, v = np.linalg.eigh(cov)
@@ -46,13 +44,18 @@ def _fix_signs(top: np.ndarray) -> np.ndarray:
     return top
 
 
-def _filled(values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over the finite values of ``values[rows]``, and those rows with the rest set to it."""
+def _sample(
+    values: np.ndarray, rows: np.ndarray, rng: np.random.Generator, max_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At most ``max_rows`` of ``rows`` (drawn with ``rng``, sorted), the mean over the finite
+    values of ``values`` on them, and those rows of ``values`` with the rest set to the mean."""
+    if rows.size > max_rows:
+        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
     sub = values[rows]
     finite = np.isfinite(sub)
     cnt = finite.sum(axis=0)
     mean = np.where(cnt > 0, np.where(finite, sub, 0.0).sum(axis=0) / np.maximum(cnt, 1), 0.0)
-    return mean, np.where(finite, sub, mean)
+    return rows, mean, np.where(finite, sub, mean)
 
 
 def fit_lda(
@@ -71,10 +74,7 @@ def fit_lda(
     """
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    rows = np.unique(rows)  # growth and validation may be one array on small sets
-    if rows.size > max_rows:
-        rows = np.sort(rng.choice(rows, size=max_rows, replace=False))
-    mean, sub = _filled(values, rows)
+    rows, mean, sub = _sample(values, np.unique(rows), rng, max_rows)  # a row given twice once
     labels = y[rows]
     present = np.unique(labels)
     if present.size < 2:
