@@ -246,8 +246,9 @@ def test_shuttle_rare_class_rule_is_kept_at_a_tight_target():
 
 
 def test_rules_are_pure_on_growth_rows_and_keep_the_partition():
+    # first-round candidates only: a second-round rule is clean only where no earlier rule is
     X, y = _blobs(20000, seed=3, noise=0.002)
-    cfg = Config(max_error=0.01)
+    cfg = Config(max_error=0.01, residual_rounds=0)
     rng = np.random.default_rng(0)
     splits = plan_splits(y, 2, cfg, rng)
     res = learn_rules(
@@ -757,8 +758,8 @@ def test_loose_tree_candidates_cover_a_noisy_box_on_large_growth_sets():
     X, y = _noisy_box(60_000, 0)
     Xt, yt = _noisy_box(100_000, 1)
     out = {}
-    for share in (None, 0.75):
-        res, m = _fit_engine(X, y, Config(max_error=0.03, loose_share=share))
+    for share in (None, 0.75):  # first-round candidates only: the loose trees' own effect
+        res, m = _fit_engine(X, y, Config(max_error=0.03, loose_share=share, residual_rounds=0))
         assert res.report["rows"]["growth"] >= Config().loose_min_rows
         hit = m(Xt)
         cov = hit >= 0
@@ -777,3 +778,59 @@ def test_loose_tree_candidates_wait_for_enough_growth_rows():
     a, _ = _fit_engine(X, y, Config(max_error=0.03))
     b, _ = _fit_engine(X, y, Config(max_error=0.03, loose_share=None))
     assert a.conditions == b.conditions and np.array_equal(a.labels, b.labels)
+
+
+def _islands(n, seed):
+    """Class 1 on 25 small squares in a grid, class 0 around them (a third column is noise)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 3))
+    centres = (np.arange(5) + 0.5) / 5
+    near = (np.abs(X[:, :2, None] - centres[None, None, :]) < 0.05).any(axis=2)
+    return X, (near[:, 0] & near[:, 1]).astype(np.int64)
+
+
+@pytest.mark.parametrize("max_error", [0.01, 0.02])
+def test_second_round_rules_reach_around_the_rules_before_them(max_error):
+    # boxes pure on their own must fit between the islands; once the islands have rules, a
+    # second-round box may span them (the rows there are answered before it): more coverage
+    X, y = _islands(20000, 0)
+    Xt, yt = _islands(50000, 1)
+    out = {}
+    for rounds in (0, 1):
+        res, m = _fit_engine(X, y, Config(max_error=max_error, residual_rounds=rounds))
+        hit = m(Xt)
+        cov = hit >= 0
+        assert res.certification is not None and res.certification.kept > 0
+        assert np.mean(res.labels[hit[cov]] == yt[cov]) >= 1 - max_error  # on fresh rows
+        out[rounds] = (float(cov.mean()), res)
+    assert out[1][0] > out[0][0] + 0.015
+    res = out[1][1]
+    assert res.report["candidates"]["residual"][0] > 0
+    # some kept rule holds rows of another class on its own, all answered by earlier rules
+    from rulecascade.learn.engine import compile_rules, match
+
+    spans = []
+    for k, lab in enumerate(res.labels):
+        alone = match(Xt, compile_rules([res.conditions[k]], np.zeros(3, np.int64))) == 0
+        other = alone & (yt != lab)
+        if other.sum() > 0.1 * alone.sum():
+            spans.append(k)
+            answered_before = (hit[other] >= 0) & (hit[other] < k)
+            assert answered_before.mean() > 0.9
+    assert spans
+    # the rule file's statistics count every validation row a rule covers, order ignored:
+    # a spanning rule's recorded counts show the other class
+    assert any(
+        res.validation_counts[k].sum() > res.validation_counts[k][res.labels[k]] for k in spans
+    )
+    again, _ = _fit_engine(X, y, Config(max_error=max_error, residual_rounds=1))
+    assert again.conditions == res.conditions  # deterministic
+
+
+def test_second_round_adds_nothing_when_the_first_leaves_nothing_to_cover():
+    X = np.random.default_rng(1).random((6000, 3))
+    y = (X[:, 0] > 0.5).astype(np.int64)  # one cut: the first round covers every row
+    a, _ = _fit_engine(X, y, Config(max_error=0.01, residual_rounds=0))
+    b, _ = _fit_engine(X, y, Config(max_error=0.01, residual_rounds=1))
+    assert a.conditions and a.conditions == b.conditions
+    assert b.report["candidates"]["residual"] == [0]

@@ -96,6 +96,9 @@ class Config:
     cert_shares: tuple[float, float] = (0.4, 0.5)  # certification share of the rows: bounds
     # (40% at least: the test's power decides what can be kept; more growth rows buy less)
     growth_share: float = 2.0 / 3.0  # growth share of the rows left after certification
+    residual_rounds: int = 1  # rounds of candidates grown and validated on the rows each
+    # list leaves (sequential covering), extending the lists; the extended lists are tested
+    # after the others, like the tails
 
 
 @dataclass(frozen=True)
@@ -404,79 +407,15 @@ def learn_rules(
     shares = bin_shares(codes, grow_rows)
     timings["bin"] = time.perf_counter() - t
 
-    # --- grow --------------------------------------------------------------------------------
-    t = time.perf_counter()
+    # --- grow, widen -------------------------------------------------------------------------
     mf = cfg.max_features or max(2, int(math.ceil(math.sqrt(n_features))) + 1)
-
-    def grow(rate: float) -> tuple[Boxes, Boxes]:
-        return grow_trees(
-            codes,
-            y32,
-            grow_rows,
-            n_classes,
-            nb,
-            binner.is_cat,
-            n_trees=cfg.n_trees,
-            max_features=min(mf, n_features),
-            subsample=cfg.subsample if grow_rows.size > 50 else 1.0,
-            min_cand=min_cand,
-            min_seed=min_seed,
-            budget_rate=rate,
-            max_depth=cfg.max_depth,
-            rng=rng,
-        )
-
-    cands, seeds = grow(budget_rate)
-    cands, seeds = dedupe(cands), dedupe(seeds)
     loose_rate = budget_rate
-    extra = Boxes.concat([], n_features, n_classes)
     if (
         cfg.loose_share is not None
         and cfg.loose_share > cfg.purity_share
         and grow_rows.size >= cfg.loose_min_rows
     ):
         loose_rate = budget_rate * cfg.loose_share / cfg.purity_share
-        extra, _ = grow(loose_rate)
-        extra = dedupe(extra)  # not widened: they start past the purity budget
-    timings["trees"] = time.perf_counter() - t
-    report["candidates"] = {"tree_nodes": len(cands), "seeds": len(seeds), "loose": len(extra)}
-
-    # --- widen -------------------------------------------------------------------------------
-    t = time.perf_counter()
-    pool = Boxes.concat([cands, seeds], n_features, n_classes)
-    if len(pool):
-        # the largest boxes (by their counts in the tree that grew them) per class first
-        sup = pool.counts[np.arange(len(pool)), pool.labels]
-        order = np.lexsort((np.arange(len(pool)), -sup))
-        take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
-        widened = widen(
-            codes_c,
-            y32,
-            grow_rows,
-            pool.take(order[take]),
-            n_classes,
-            nb,
-            binner.is_cat,
-            can_full,
-            budget_rate,
-            shares,
-            backoff=cfg.backoff,
-        )
-    else:
-        widened = pool
-    # every candidate counted on all growth rows (trees counted their own subsample)
-    allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
-    if len(allb):
-        allb.counts = count(codes_c, y32, grow_rows, allb.masks, n_classes, shares)
-    timings["widen"] = time.perf_counter() - t
-    n_all = allb.counts.sum(axis=1) if len(allb) else np.zeros(0, np.int64)
-    good = np.zeros(0, np.int64)
-    loose = np.zeros(0, bool)
-    if len(allb):
-        err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
-        good = np.flatnonzero((n_all >= min_cand) & (err <= np.floor(loose_rate * n_all)))
-        loose = err[good] > np.floor(budget_rate * n_all[good])
-        allb = allb.take(good)
     cap_rate = budget_rate / max(cfg.purity_share * eps, 1e-300)  # < 1 under per-class caps
     rates = [min(1.0, cap_rate) * sh * eps for sh in cfg.interval_shares]
     if cfg.certify and cert_rows.size:  # no wider than an error rate certification can pass
@@ -484,15 +423,25 @@ def learn_rules(
         if stats.binom.cdf(k, cert_rows.size, eps) > alpha / 2:
             k -= 1
         rates = [min(r, max(k, 0) / cert_rows.size) for r in rates]
-    rates = tuple(sorted(set(rates)))
-    intervals = interval_candidates(
-        codes_c, y32, grow_rows, n_classes, nb, binner.is_cat, rates, min_cand
+    gen = _Generator(
+        codes=codes,
+        codes_c=codes_c,
+        y=y32,
+        n_classes=n_classes,
+        binner=binner,
+        can_full=can_full,
+        shares=shares,
+        cfg=cfg,
+        rng=rng,
+        max_features=min(mf, n_features),
+        min_cand=min_cand,
+        min_seed=min_seed,
+        budget_rate=budget_rate,
+        loose_rate=loose_rate,
+        interval_rates=tuple(sorted(set(rates))),
     )
-    if len(intervals):
-        allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))
-    # dedupe keeps first occurrences in order: the interval candidates follow, never loose
-    loose = np.r_[loose, np.zeros(len(allb) - loose.size, bool)]
-    report["candidates"].update(widened=len(widened), intervals=len(intervals), unique=len(allb))
+    allb, loose, gen_info = gen.run(grow_rows, timings)
+    report["candidates"] = gen_info
 
     # --- validate ----------------------------------------------------------------------------
     t = time.perf_counter()
@@ -529,37 +478,73 @@ def learn_rules(
     lists: list[np.ndarray] = []
     tails: list[np.ndarray] = []  # each list, then the rules the tail prior lets in after it
     sel: dict[str, Any] = {}
-    qloose, qbound = loose[qual], vbound[qual]
-    for level in levels:
+    # the qualified candidates; "bound" ranks ties in selection, "stats" are what the rule file
+    # says of a rule: its counts on every validation row it covers, order ignored
+    pool = {"qb": qb, "bits": bits, "loose": loose[qual], "bound": vbound[qual]}
+    pool["stats"] = (vcounts[qual], vbound[qual])
+
+    def pick(level: float, prior: float, start: list[int], allowed=None):
+        """Greedy picks (pool indices) at a selection level, after ``start``."""
         target = _level_target(level, eps)
         # tree candidates past the purity budget take part at the looser levels only
-        sub = np.flatnonzero(~qloose) if level < cfg.loose_level else np.arange(qual.size)
+        lo = pool["loose"]
+        sub = np.flatnonzero(~lo) if level < cfg.loose_level else np.arange(lo.size)
+        pos = {int(q): i for i, q in enumerate(sub)}
+        picks, reason, info = select_greedy(
+            pool["bits"][sub],
+            pool["qb"].labels[sub],
+            pool["bound"][sub],
+            y[val_rows],
+            n_classes,
+            max_rules=cfg.max_rules,
+            union_ok=_union_rule(target, conf, conf_u, scale, cfg.certify),
+            marginal_ok=lambda e, m: e + prior <= target * m,
+            class_error_budget=budgets,
+            start=[pos[q] for q in start],
+            allowed=None if allowed is None else allowed[sub],
+        )
+        return [int(sub[q]) for q in picks], reason, info
 
-        def pick(prior: float, start: list[int], allowed=None, target: float = target, sub=sub):
-            return select_greedy(
-                bits[sub],
-                qb.labels[sub],
-                qbound[sub],
-                y[val_rows],
-                n_classes,
-                max_rules=cfg.max_rules,
-                union_ok=_union_rule(target, conf, conf_u, scale, cfg.certify),
-                marginal_ok=lambda e, m: e + prior <= target * m,
-                class_error_budget=budgets,
-                start=start,
-                allowed=allowed,
-            )
-
-        picks, sel_reason, sel_info = pick(cfg.marginal_prior, [])
+    base = {level: pick(level, cfg.marginal_prior, []) for level in levels}
+    # sequential covering: candidates grown and validated on the rows a list leaves, where a
+    # box needs to be clean only outside the rules before it, extend the lists
+    ext = {level: picks for level, (picks, _, _) in base.items()}
+    added: list[int] = []
+    for _ in range(cfg.residual_rounds if cfg.order == "greedy" else 0):
+        done: list[list[int]] = []
+        n_added = 0
+        for level in levels:
+            if ext[level] and ext[level] not in done:
+                done.append(ext[level])
+                n_added += _residual_candidates(
+                    gen, pool, ext[level], codes, val_rows, grow_rows, conf, rule_eps, eps, timings
+                )
+        added.append(n_added)
+        if not n_added:
+            break
+        ext = {lv: pick(lv, cfg.marginal_prior, p)[0] if p else p for lv, p in ext.items()}
+    if added:
+        report["candidates"]["residual"] = added
+    tight = pool["bound"] >= 1.0 - min(0.5, cfg.tail_slack * eps)
+    with_tail = cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior
+    extended: list[np.ndarray] = []
+    for level in levels:
+        picks, sel_reason, sel_info = base[level]
         if level == 1.0:
             sel = {"picked": len(picks), "stop_reason": sel_reason, **sel_info}
-        _add_list(lists, [int(sub[q]) for q in picks])
-        if cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior and picks:
+        _add_list(lists, picks)
+        if with_tail and picks:
             # a tail rule's new rows are too few to vouch for it: its own record must
-            tight = qbound[sub] >= 1.0 - min(0.5, cfg.tail_slack * eps)
-            longer, _, _ = pick(cfg.tail_prior, picks, tight)
+            longer, _, _ = pick(level, cfg.tail_prior, picks, tight)
             if len(longer) > len(picks):
-                _add_list(tails, [int(sub[q]) for q in longer])
+                _add_list(tails, longer)
+        if len(ext[level]) > len(picks):
+            _add_list(extended, ext[level])
+            if with_tail:
+                longer, _, _ = pick(level, cfg.tail_prior, ext[level], tight)
+                if len(longer) > len(ext[level]):
+                    _add_list(extended, longer)
+    tails += extended
     # the extended lists come after every list: certification reaches their tails only past
     # the steps it would test without them
     n_base = len(lists)
@@ -579,13 +564,14 @@ def learn_rules(
     codes_v = np.asfortranarray(codes[vrows])
     rendered = []
     for li, picks in enumerate(lists):
-        pb = qbound[picks]
-        psup = vn[qual][picks]
+        stat_counts, stat_bound = pool["stats"]
+        pb = stat_bound[picks]
+        psup = stat_counts[picks].sum(axis=1)
         if cfg.order == "bound":
             order = np.lexsort((np.arange(picks.size), -psup, -pb))
         else:  # selection order: each prefix adds the next-best increment
             order = np.arange(picks.size)
-        chosen = qb.take(picks[order])
+        chosen = pool["qb"].take(picks[order])
         conds, keep = [], []
         for k in range(len(chosen)):
             c = _render(chosen.masks[k], binner, below, above, no_missing)
@@ -604,7 +590,7 @@ def learn_rules(
                 conds=conds,
                 labels=chosen.labels.astype(np.int64),
                 bounds=pb[order][keep],
-                vcounts=vcounts[qual][picks[order][keep]],
+                vcounts=stat_counts[picks[order][keep]],
                 masks=chosen.masks,
                 tail=li >= n_base,
                 program=program,
@@ -651,6 +637,174 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
+
+
+@dataclass
+class _Generator:
+    """Candidate boxes grown on a set of growth rows: trees grown to purity, boxes widened from
+    their nodes, one-condition intervals; what :func:`learn_rules` holds fixed across calls."""
+
+    codes: np.ndarray
+    codes_c: np.ndarray
+    y: np.ndarray
+    n_classes: int
+    binner: Binner
+    can_full: np.ndarray
+    shares: np.ndarray
+    cfg: Config
+    rng: np.random.Generator
+    max_features: int
+    min_cand: int
+    min_seed: int
+    budget_rate: float
+    loose_rate: float
+    interval_rates: tuple[float, ...]
+
+    def _grow(self, rows: np.ndarray, rate: float) -> tuple[Boxes, Boxes]:
+        cfg = self.cfg
+        return grow_trees(
+            self.codes,
+            self.y,
+            rows,
+            self.n_classes,
+            self.binner.n_bins,
+            self.binner.is_cat,
+            n_trees=cfg.n_trees,
+            max_features=self.max_features,
+            subsample=cfg.subsample if rows.size > 50 else 1.0,
+            min_cand=self.min_cand,
+            min_seed=self.min_seed,
+            budget_rate=rate,
+            max_depth=cfg.max_depth,
+            rng=self.rng,
+        )
+
+    def run(
+        self, rows: np.ndarray, timings: dict[str, float]
+    ) -> tuple[Boxes, np.ndarray, dict[str, int]]:
+        """Deduplicated candidates whose class counts on ``rows`` keep the purity budget (the
+        loose budget for the second set of trees), their counts on ``rows``, which of them are
+        past the purity budget, and how many each source gave."""
+        cfg, n_classes = self.cfg, self.n_classes
+        n_features = self.codes.shape[1]
+        nb, is_cat = self.binner.n_bins, self.binner.is_cat
+        budget_rate = self.budget_rate
+        t = time.perf_counter()
+        cands, seeds = self._grow(rows, budget_rate)
+        cands, seeds = dedupe(cands), dedupe(seeds)
+        loose_rate = budget_rate
+        extra = Boxes.concat([], n_features, n_classes)
+        if self.loose_rate > budget_rate and rows.size >= cfg.loose_min_rows:
+            loose_rate = self.loose_rate
+            extra, _ = self._grow(rows, loose_rate)
+            extra = dedupe(extra)  # not widened: they start past the purity budget
+        timings["trees"] = timings.get("trees", 0.0) + time.perf_counter() - t
+        info = {"tree_nodes": len(cands), "seeds": len(seeds), "loose": len(extra)}
+
+        t = time.perf_counter()
+        pool = Boxes.concat([cands, seeds], n_features, n_classes)
+        if len(pool):
+            # the largest boxes (by their counts in the tree that grew them) per class first
+            sup = pool.counts[np.arange(len(pool)), pool.labels]
+            order = np.lexsort((np.arange(len(pool)), -sup))
+            take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
+            widened = widen(
+                self.codes_c,
+                self.y,
+                rows,
+                pool.take(order[take]),
+                n_classes,
+                nb,
+                is_cat,
+                self.can_full,
+                budget_rate,
+                self.shares,
+                backoff=cfg.backoff,
+            )
+        else:
+            widened = pool
+        # every candidate counted on all the rows (trees counted their own subsample)
+        allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
+        if len(allb):
+            allb.counts = count(self.codes_c, self.y, rows, allb.masks, n_classes, self.shares)
+        timings["widen"] = timings.get("widen", 0.0) + time.perf_counter() - t
+        loose = np.zeros(0, bool)
+        if len(allb):
+            n_all = allb.counts.sum(axis=1)
+            err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
+            good = np.flatnonzero((n_all >= self.min_cand) & (err <= np.floor(loose_rate * n_all)))
+            loose = err[good] > np.floor(budget_rate * n_all[good])
+            allb = allb.take(good)
+        intervals = interval_candidates(
+            self.codes_c, self.y, rows, n_classes, nb, is_cat, self.interval_rates, self.min_cand
+        )
+        if len(intervals):
+            allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))
+        # dedupe keeps first occurrences in order: the interval candidates follow, never loose
+        loose = np.r_[loose, np.zeros(len(allb) - loose.size, bool)]
+        info.update(widened=len(widened), intervals=len(intervals), unique=len(allb))
+        return allb, loose, info
+
+
+def _residual_candidates(
+    gen: _Generator,
+    pool: dict[str, Any],
+    picks: list[int],
+    codes: np.ndarray,
+    val_rows: np.ndarray,
+    grow_rows: np.ndarray,
+    conf: float,
+    rule_eps: float,
+    eps: float,
+    timings: dict[str, float],
+) -> int:
+    """Candidates grown on the growth rows no rule of ``picks`` covers, qualified like the first
+    round's on the validation rows none covers, appended to ``pool`` (new ones only); returns
+    how many. Their selection bound is that of the rows left; their stats count every
+    validation row they cover, like every other rule's."""
+    masks = np.ascontiguousarray(pool["qb"].masks[picks])
+    left = []
+    for rows in (grow_rows, val_rows):
+        first = np.empty(rows.size, np.int64)
+        first_box(np.asfortranarray(codes[rows]), masks, first)
+        left.append(rows[first < 0])
+    rg, rv = left
+    if rg.size < 2 * gen.min_cand or rv.size == 0 or np.unique(gen.y[rg]).size < 2:
+        return 0
+    new, loose, _ = gen.run(rg, timings)
+    if not len(new):
+        return 0
+    n_classes = gen.n_classes
+    vc = count(gen.codes_c, gen.y, rv, new.masks, n_classes, gen.shares)
+    vn = vc.sum(axis=1)
+    vk = vc[np.arange(len(new)), new.labels]
+    vb = precision_lower_bound(vk, vn, conf)
+    ok = (vb >= 1.0 - rule_eps) & (vn - vk <= eps * vn)
+    old = pool["qb"]
+    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
+    for i in np.flatnonzero(ok):
+        key = _box_key(new.masks[i], new.labels[i])
+        ok[i] = key not in seen
+        seen.add(key)
+    q = np.flatnonzero(ok)
+    if q.size == 0:
+        return 0
+    add = new.take(q)
+    pool["qb"] = Boxes.concat([old, add], codes.shape[1], n_classes)
+    pool["bits"] = np.concatenate(
+        [pool["bits"], bitsets(gen.codes_c, val_rows, add.masks, gen.shares)], axis=0
+    )
+    pool["loose"] = np.r_[pool["loose"], loose[q]]
+    pool["bound"] = np.r_[pool["bound"], vb[q]]
+    full = count(gen.codes_c, gen.y, val_rows, add.masks, n_classes, gen.shares)
+    full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)
+    counts, bounds = pool["stats"]
+    pool["stats"] = (np.concatenate([counts, full], axis=0), np.r_[bounds, full_bound])
+    return int(q.size)
+
+
+def _box_key(mask: np.ndarray, label) -> bytes:
+    return np.ascontiguousarray(mask).tobytes() + int(label).to_bytes(8, "little")
 
 
 def _add_list(lists: list[np.ndarray], picks: list[int]) -> None:
