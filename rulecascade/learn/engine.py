@@ -37,7 +37,7 @@ from .candidates import (
     interval_candidates,
     widen,
 )
-from .select import bitsets, select_greedy
+from .select import bitsets, class_bitsets, popcount, select_greedy
 from .thresholds import shortest_decimal
 
 __all__ = [
@@ -510,6 +510,7 @@ def learn_rules(
     # box needs to be clean only outside the rules before it, extend the lists
     ext = {level: picks for level, (picks, _, _) in base.items()}
     added: list[int] = []
+    cache: dict[str, np.ndarray] = {}
     for _ in range(cfg.residual_rounds if cfg.order == "greedy" else 0):
         done: list[list[int]] = []
         n_added = 0
@@ -517,7 +518,17 @@ def learn_rules(
             if ext[level] and ext[level] not in done:
                 done.append(ext[level])
                 n_added += _residual_candidates(
-                    gen, pool, ext[level], codes, val_rows, grow_rows, conf, rule_eps, eps, timings
+                    gen,
+                    pool,
+                    ext[level],
+                    codes,
+                    val_rows,
+                    grow_rows,
+                    conf,
+                    rule_eps,
+                    eps,
+                    timings,
+                    cache,
                 )
         added.append(n_added)
         if not n_added:
@@ -624,8 +635,9 @@ def learn_rules(
         report["timings_s"] = timings
         return result_for(rendered[0], len(rendered[0]["conds"]), None)  # one level: 1.0
     t = time.perf_counter()
+    cert_values = np.asfortranarray(values[cert_rows], dtype=np.float64)  # copied once
     for r in rendered:
-        r["cm"] = match(values[cert_rows], r["program"])
+        r["cm"] = match(cert_values, r["program"])
     which, k, cert, info = _certify_lists(
         rendered, y[val_rows], y[cert_rows], cfg, alpha, shared, scale
     )
@@ -757,18 +769,20 @@ def _residual_candidates(
     rule_eps: float,
     eps: float,
     timings: dict[str, float],
+    cache: dict[str, np.ndarray],
 ) -> int:
     """Candidates grown on the growth rows no rule of ``picks`` covers, qualified like the first
     round's on the validation rows none covers, appended to ``pool`` (new ones only); returns
     how many. Their selection bound is that of the rows left; their stats count every
     validation row they cover, like every other rule's."""
-    masks = np.ascontiguousarray(pool["qb"].masks[picks])
-    left = []
-    for rows in (grow_rows, val_rows):
-        first = np.empty(rows.size, np.int64)
-        first_box(np.asfortranarray(codes[rows]), masks, first)
-        left.append(rows[first < 0])
-    rg, rv = left
+    if "codes_g" not in cache:  # column-major growth rows for the box kernel, made once
+        cache["codes_g"] = np.asfortranarray(codes[grow_rows])
+    first = np.empty(grow_rows.size, np.int64)
+    first_box(cache["codes_g"], np.ascontiguousarray(pool["qb"].masks[picks]), first)
+    rg = grow_rows[first < 0]
+    union = np.bitwise_or.reduce(pool["bits"][picks], axis=0)  # validation rows covered
+    hit = np.unpackbits(union.view(np.uint8), bitorder="little")[: val_rows.size]
+    rv = val_rows[hit == 0]
     if rg.size < 2 * gen.min_cand or rv.size == 0 or np.unique(gen.y[rg]).size < 2:
         return 0
     new, loose, _ = gen.run(rg, timings)
@@ -791,12 +805,13 @@ def _residual_candidates(
         return 0
     add = new.take(q)
     pool["qb"] = Boxes.concat([old, add], codes.shape[1], n_classes)
-    pool["bits"] = np.concatenate(
-        [pool["bits"], bitsets(gen.codes_c, val_rows, add.masks, gen.shares)], axis=0
-    )
+    add_bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
+    pool["bits"] = np.concatenate([pool["bits"], add_bits], axis=0)
     pool["loose"] = np.r_[pool["loose"], loose[q]]
     pool["bound"] = np.r_[pool["bound"], vb[q]]
-    full = count(gen.codes_c, gen.y, val_rows, add.masks, n_classes, gen.shares)
+    if "class_bits" not in cache:
+        cache["class_bits"] = class_bitsets(gen.y[val_rows], n_classes, add_bits.shape[1])
+    full = np.array([[popcount(b & c) for c in cache["class_bits"]] for b in add_bits], np.int64)
     full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)
     counts, bounds = pool["stats"]
     pool["stats"] = (np.concatenate([counts, full], axis=0), np.r_[bounds, full_bound])

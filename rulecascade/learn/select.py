@@ -9,7 +9,7 @@ import numpy as np
 
 from ..kernels.boxes import box_bitsets
 
-__all__ = ["bitsets", "popcount", "select_greedy"]
+__all__ = ["bitsets", "class_bitsets", "popcount", "select_greedy"]
 
 if hasattr(np, "bitwise_count"):
 
@@ -34,6 +34,7 @@ def bitsets(codes: np.ndarray, rows: np.ndarray, masks: np.ndarray, shares=None)
 
 
 def class_bitsets(y_rows: np.ndarray, n_classes: int, words: int) -> np.ndarray:
+    """(n_classes, words) uint64: which of the rows hold each class (``bitsets``' layout)."""
     out = np.zeros((n_classes, words * 64), bool)
     out[y_rows, np.arange(y_rows.shape[0])] = True
     return np.packbits(out, axis=1, bitorder="little").view(np.uint64).reshape(n_classes, words)
