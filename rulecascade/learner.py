@@ -103,7 +103,10 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     certification split). Selection runs at five targets (0.5, 1, 1.5, 2 and 3 x
     ``max_error``), one rule list each, in selection order; each list is then extended by the
     rules whose new rows are too few for that test but clean (``errors <= target * rows``), a
-    tail that certification tests last. Certification, on rows selection never saw, walks the
+    tail that certification tests last. Then a second round (sequential covering): candidates
+    grown and qualified on the growth and validation rows each list leaves, where a box needs
+    to be clean only outside the rules before it, extend the lists; the extended lists are
+    tested after the others, like the tails. Certification, on rows selection never saw, walks the
     prefixes of the strictest list and then the wider prefixes of the others (Learn-then-Test,
     run as a fallback procedure), testing ``error on covered rows <= max_error`` and every
     per-class cap, and keeps the furthest step that holds. When nothing qualifies or

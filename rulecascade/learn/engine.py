@@ -537,6 +537,7 @@ def learn_rules(
     if added:
         report["candidates"]["residual"] = added
     tight = pool["bound"] >= 1.0 - min(0.5, cfg.tail_slack * eps)
+    first = np.arange(tight.size) < qual.size  # the first round's candidates
     with_tail = cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior
     extended: list[np.ndarray] = []
     for level in levels:
@@ -546,9 +547,15 @@ def learn_rules(
         _add_list(lists, picks)
         if with_tail and picks:
             # a tail rule's new rows are too few to vouch for it: its own record must
-            longer, _, _ = pick(level, cfg.tail_prior, picks, tight)
+            # (first-round candidates: the lists and tails are those a fit without the second
+            # round makes, so the extended lists only add steps after them)
+            longer, _, _ = pick(level, cfg.tail_prior, picks, tight & first)
             if len(longer) > len(picks):
                 _add_list(tails, longer)
+            if tight.size > qual.size:  # the tail may take second-round rules too
+                wider, _, _ = pick(level, cfg.tail_prior, picks, tight)
+                if len(wider) > len(picks) and wider != longer:
+                    _add_list(extended, wider)
         if len(ext[level]) > len(picks):
             _add_list(extended, ext[level])
             if with_tail:
