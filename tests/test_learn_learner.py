@@ -834,3 +834,43 @@ def test_second_round_adds_nothing_when_the_first_leaves_nothing_to_cover():
     b, _ = _fit_engine(X, y, Config(max_error=0.01, residual_rounds=1))
     assert a.conditions and a.conditions == b.conditions
     assert b.report["candidates"]["residual"] == [0]
+
+
+@pytest.mark.parametrize("source", ["islands", "digits"])
+def test_second_round_only_adds_steps_after_the_first(source):
+    # same first-round lists and tails, certification reaches at least as far: the rows the
+    # kept rules answer on validation never shrink
+    from rulecascade import datasets
+    from rulecascade.learn.engine import compile_rules, match
+
+    if source == "islands":
+        X, y = _islands(20000, 0)
+        n_classes, max_error = 2, 0.01
+    else:
+        ds = datasets.load("digits")
+        X, y = ds.X.to_numpy().astype(np.float64), np.asarray(ds.y, np.int64)
+        n_classes, max_error = 10, 0.2
+    n_f = X.shape[1]
+    out = []
+    for rounds in (0, 1):
+        cfg = Config(max_error=max_error, residual_rounds=rounds)
+        rng = np.random.default_rng(0)
+        splits = plan_splits(y, n_classes, cfg, rng)
+        res = learn_rules(
+            np.asfortranarray(X),
+            np.zeros(n_f, bool),
+            np.zeros(n_f, np.int64),
+            y,
+            n_classes,
+            cfg,
+            rng,
+            splits,
+        )
+        hit = match(X[splits[1]], compile_rules(res.conditions, np.zeros(n_f, np.int64)))
+        out.append((res, int((hit >= 0).sum())))
+    (r0, v0), (r1, v1) = out
+    assert r0.report["selection"]["lists"] == r1.report["selection"]["lists"]
+    n_tails = len(r0.report["selection"]["tail_lists"])
+    assert r1.report["selection"]["tail_lists"][:n_tails] == r0.report["selection"]["tail_lists"]
+    assert r1.report["candidates"]["residual"][0] > 0
+    assert r1.certification.kept > 0 and v1 >= v0
