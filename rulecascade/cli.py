@@ -605,6 +605,13 @@ def _match_label(text: str, y: np.ndarray, column: str) -> Any:
     is_flag=True,
     help="With --projection: learn on the numeric columns too (rules may mix both).",
 )
+@click.option(
+    "--sequential/--independent",
+    default=True,
+    show_default=True,
+    help="Let later rules be clean only where earlier rules do not answer (rules read in "
+    "order), or keep every rule clean on its own.",
+)
 @click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
 @click.option("-o", "--out", required=True, type=click.Path(), help="Rule file to write (JSON).")
 @QUIET
@@ -621,6 +628,7 @@ def fit(
     projection: str | None,
     n_components: int,
     keep_inputs: bool,
+    sequential: bool,
     seed: int | None,
     out: str,
     quiet: bool,
@@ -671,6 +679,7 @@ def fit(
         projection=projection,
         n_components=n_components,
         keep_inputs=keep_inputs,
+        sequential=sequential,
         random_state=seed,
     )
     with (

@@ -150,6 +150,10 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     keep_inputs : bool, default=False
         With a projection: learn on the numeric columns too, so rules may mix raw and
         projected conditions (without it, the projection replaces the numeric columns).
+    sequential : bool, default=True
+        Grow a second round of candidates on the rows the first-round rule lists leave: such a
+        rule needs to be clean only where the rules before it do not answer, so it reads in
+        order (``IF ... THEN``, else the next rule). False: every rule is clean on its own.
     certify : bool, default=True
         Hold out a certification split and certify the rule list on it. With False, all data
         serves growth and validation and ``rules_.guarantee.certified`` is False.
@@ -186,6 +190,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         "projection": [None, StrOptions({"pca", "lda"})],
         "n_components": [_Range(Integral, 1, None, closed="left")],
         "keep_inputs": ["boolean"],
+        "sequential": ["boolean"],
         "certify": ["boolean"],
         "fallback": [None, HasMethods(["fit", "predict"])],
         "random_state": ["random_state"],
@@ -208,6 +213,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         projection: str | None = None,
         n_components: int = 16,
         keep_inputs: bool = False,
+        sequential: bool = True,
         certify: bool = True,
         fallback: Any = None,
         random_state: Any = None,
@@ -226,6 +232,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self.projection = projection
         self.n_components = n_components
         self.keep_inputs = keep_inputs
+        self.sequential = sequential
         self.certify = certify
         self.fallback = fallback
         self.random_state = random_state
@@ -405,6 +412,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             min_support=self.min_support,
             max_bins=int(self.max_bins),
             certify=bool(self.certify),
+            residual_rounds=1 if self.sequential else 0,
         )
         self._names = fm.names
         self._kinds = fm.kinds

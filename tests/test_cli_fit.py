@@ -162,6 +162,26 @@ def test_fit_projection_options_reach_the_rule_file(data, tmp_path):
     assert np.array_equal(got, want)
 
 
+def test_fit_sequential_flag_reaches_the_rule_file(data, tmp_path):
+    files = {}
+    for flag in ("--sequential", "--independent"):
+        out = tmp_path / f"{flag[2:]}.json"
+        run(
+            "fit", data["path"], "--target", TARGET, "--drop", "model_pred",
+            "--max-error", "0.02", flag, "--seed", "0", "-o", out,
+        )  # fmt: skip
+        files[flag] = RuleSet.load(out)
+    assert files["--sequential"].fit_params["sequential"] is True
+    assert files["--independent"].fit_params["sequential"] is False
+    # without a flag: sequential
+    out = tmp_path / "default.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred",
+        "--max-error", "0.02", "--seed", "0", "-o", out,
+    )  # fmt: skip
+    assert RuleSet.load(out).to_json() == files["--sequential"].to_json()
+
+
 def test_fit_reports_when_no_rule_qualifies(tmp_path):
     df = pl.DataFrame({"x": np.arange(200.0), "y": np.arange(200) % 2})
     path = tmp_path / "noise.csv"

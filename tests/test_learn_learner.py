@@ -897,3 +897,18 @@ def test_second_round_rules_pass_their_own_audit():
     assert report.holds, (report.broken_rules, report.set)
     covered = learner.match(Xt) >= 0
     assert np.mean(learner.predict(Xt)[covered] == yt[covered]) >= 0.99
+
+
+def test_independent_rules_are_each_clean_on_their_own():
+    # sequential=False: no second round, so no rule spans rows of another class
+    X, y = _islands(20000, 0)
+    Xt, yt = _islands(50000, 1)
+    seq = _quiet(max_error=0.01).fit(X, y)
+    ind = _quiet(max_error=0.01, sequential=False).fit(X, y)
+    assert "residual" not in ind.report_["candidates"]
+    assert ind.rules_.fit_params["sequential"] is False
+    for r in ind.rules_.rules:
+        vc = r.stats.validation_counts
+        assert vc[1 - r.label] <= 0.01 * sum(vc)
+    cov = {k: float(np.mean(m.match(Xt) >= 0)) for k, m in (("seq", seq), ("ind", ind))}
+    assert cov["seq"] > cov["ind"]
