@@ -30,12 +30,9 @@ from .bounds import (
 )
 from .candidates import (
     Boxes,
+    Generator,
     bin_shares,
     count,
-    dedupe,
-    grow_trees,
-    interval_candidates,
-    widen,
 )
 from .select import bitsets, class_bitsets, popcount, select_greedy
 from .thresholds import shortest_decimal
@@ -423,7 +420,7 @@ def learn_rules(
         if stats.binom.cdf(k, cert_rows.size, eps) > alpha / 2:
             k -= 1
         rates = [min(r, max(k, 0) / cert_rows.size) for r in rates]
-    gen = _Generator(
+    gen = Generator(
         codes=codes,
         codes_c=codes_c,
         y=y32,
@@ -660,115 +657,8 @@ def learn_rules(
     return result
 
 
-@dataclass
-class _Generator:
-    """Candidate boxes grown on a set of growth rows: trees grown to purity, boxes widened from
-    their nodes, one-condition intervals; what :func:`learn_rules` holds fixed across calls."""
-
-    codes: np.ndarray
-    codes_c: np.ndarray
-    y: np.ndarray
-    n_classes: int
-    binner: Binner
-    can_full: np.ndarray
-    shares: np.ndarray
-    cfg: Config
-    rng: np.random.Generator
-    max_features: int
-    min_cand: int
-    min_seed: int
-    budget_rate: float
-    loose_rate: float
-    interval_rates: tuple[float, ...]
-
-    def _grow(self, rows: np.ndarray, rate: float) -> tuple[Boxes, Boxes]:
-        cfg = self.cfg
-        return grow_trees(
-            self.codes,
-            self.y,
-            rows,
-            self.n_classes,
-            self.binner.n_bins,
-            self.binner.is_cat,
-            n_trees=cfg.n_trees,
-            max_features=self.max_features,
-            subsample=cfg.subsample if rows.size > 50 else 1.0,
-            min_cand=self.min_cand,
-            min_seed=self.min_seed,
-            budget_rate=rate,
-            max_depth=cfg.max_depth,
-            rng=self.rng,
-        )
-
-    def run(
-        self, rows: np.ndarray, timings: dict[str, float]
-    ) -> tuple[Boxes, np.ndarray, dict[str, int]]:
-        """Deduplicated candidates whose class counts on ``rows`` keep the purity budget (the
-        loose budget for the second set of trees), their counts on ``rows``, which of them are
-        past the purity budget, and how many each source gave."""
-        cfg, n_classes = self.cfg, self.n_classes
-        n_features = self.codes.shape[1]
-        nb, is_cat = self.binner.n_bins, self.binner.is_cat
-        budget_rate = self.budget_rate
-        t = time.perf_counter()
-        cands, seeds = self._grow(rows, budget_rate)
-        cands, seeds = dedupe(cands), dedupe(seeds)
-        loose_rate = budget_rate
-        extra = Boxes.concat([], n_features, n_classes)
-        if self.loose_rate > budget_rate and rows.size >= cfg.loose_min_rows:
-            loose_rate = self.loose_rate
-            extra, _ = self._grow(rows, loose_rate)
-            extra = dedupe(extra)  # not widened: they start past the purity budget
-        timings["trees"] = timings.get("trees", 0.0) + time.perf_counter() - t
-        info = {"tree_nodes": len(cands), "seeds": len(seeds), "loose": len(extra)}
-
-        t = time.perf_counter()
-        pool = Boxes.concat([cands, seeds], n_features, n_classes)
-        if len(pool):
-            # the largest boxes (by their counts in the tree that grew them) per class first
-            sup = pool.counts[np.arange(len(pool)), pool.labels]
-            order = np.lexsort((np.arange(len(pool)), -sup))
-            take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
-            widened = widen(
-                self.codes_c,
-                self.y,
-                rows,
-                pool.take(order[take]),
-                n_classes,
-                nb,
-                is_cat,
-                self.can_full,
-                budget_rate,
-                self.shares,
-                backoff=cfg.backoff,
-            )
-        else:
-            widened = pool
-        # every candidate counted on all the rows (trees counted their own subsample)
-        allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
-        if len(allb):
-            allb.counts = count(self.codes_c, self.y, rows, allb.masks, n_classes, self.shares)
-        timings["widen"] = timings.get("widen", 0.0) + time.perf_counter() - t
-        loose = np.zeros(0, bool)
-        if len(allb):
-            n_all = allb.counts.sum(axis=1)
-            err = n_all - allb.counts[np.arange(len(allb)), allb.labels]
-            good = np.flatnonzero((n_all >= self.min_cand) & (err <= np.floor(loose_rate * n_all)))
-            loose = err[good] > np.floor(budget_rate * n_all[good])
-            allb = allb.take(good)
-        intervals = interval_candidates(
-            self.codes_c, self.y, rows, n_classes, nb, is_cat, self.interval_rates, self.min_cand
-        )
-        if len(intervals):
-            allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))
-        # dedupe keeps first occurrences in order: the interval candidates follow, never loose
-        loose = np.r_[loose, np.zeros(len(allb) - loose.size, bool)]
-        info.update(widened=len(widened), intervals=len(intervals), unique=len(allb))
-        return allb, loose, info
-
-
 def _residual_candidates(
-    gen: _Generator,
+    gen: Generator,
     pool: dict[str, Any],
     picks: list[int],
     codes: np.ndarray,
@@ -967,19 +857,6 @@ def _certify_lists(
         "reason": cert.reason,
     }
     return li, k, cert, info
-
-
-def _round_robin(labels: np.ndarray, n_classes: int, limit: int) -> np.ndarray:
-    """Positions of up to ``limit`` items, alternating between classes (in the given order)."""
-    per = [np.flatnonzero(labels == c) for c in range(n_classes)]
-    out = []
-    i = 0
-    while len(out) < limit and any(i < p.size for p in per):
-        for p in per:
-            if i < p.size and len(out) < limit:
-                out.append(p[i])
-        i += 1
-    return np.sort(np.asarray(out, np.int64))
 
 
 def _pessimistic(k):
