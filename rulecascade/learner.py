@@ -105,8 +105,9 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     rules whose new rows are too few for that test but clean (``errors <= target * rows``), a
     tail that certification tests last. Then a second round (sequential covering): candidates
     grown and qualified on the growth and validation rows each list leaves, where a box needs
-    to be clean only outside the rules before it, extend the lists; the extended lists are
-    tested after the others, like the tails. Certification, on rows selection never saw, walks the
+    to be clean only outside the rules before it, extend the lists, and a one-condition
+    interval noisier than ``max_error`` on its own may close a list when the union stays within
+    the target; the extended lists are tested after the others, like the tails. Certification, on rows selection never saw, walks the
     prefixes of the strictest list and then the wider prefixes of the others (Learn-then-Test,
     run as a fallback procedure), testing ``error on covered rows <= max_error`` and every
     per-class cap, and keeps the furthest step that holds. When nothing qualifies or
@@ -153,7 +154,9 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     sequential : bool, default=True
         Grow a second round of candidates on the rows the first-round rule lists leave: such a
         rule needs to be clean only where the rules before it do not answer, so it reads in
-        order (``IF ... THEN``, else the next rule). False: every rule is clean on its own.
+        order (``IF ... THEN``, else the next rule), and a list may end with one wide interval
+        whose own error is above ``max_error`` while the list's stays within it. False: every
+        rule is clean on its own.
     certify : bool, default=True
         Hold out a certification split and certify the rule list on it. With False, all data
         serves growth and validation and ``rules_.guarantee.certified`` is False.

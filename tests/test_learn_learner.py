@@ -912,3 +912,36 @@ def test_independent_rules_are_each_clean_on_their_own():
         assert vc[1 - r.label] <= 0.01 * sum(vc)
     cov = {k: float(np.mean(m.match(Xt) >= 0)) for k, m in (("seq", seq), ("ind", ind))}
     assert cov["seq"] > cov["ind"]
+
+
+def _noisy_middle(n, seed):
+    """Class 0 below 0.4, class 0 with 15% noise on [0.4, 0.7), class 1 from 0.7 (column 0)."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, 3))
+    y = (X[:, 0] >= 0.7).astype(np.int64)
+    y[(X[:, 0] >= 0.4) & (X[:, 0] < 0.7) & (rng.random(n) < 0.15)] = 1
+    return X, y
+
+
+def test_a_wide_interval_past_the_target_may_close_a_clean_list():
+    # "x0 <= t -> 0" errs more than max_error on its own once t is inside the noisy band; after
+    # the clean rules the union still holds the target, so one such interval closes the list
+    X, y = _noisy_middle(50000, 0)
+    Xt, yt = _noisy_middle(100000, 1)
+    out = {}
+    for shares in ((), (1.0, 1.5, 2.0, 3.0)):
+        res, m = _fit_engine(X, y, Config(max_error=0.05, wide_shares=shares))
+        hit = m(Xt)
+        cov = hit >= 0
+        assert res.certification is not None and res.certification.kept > 0
+        assert np.mean(res.labels[hit[cov]] == yt[cov]) >= 0.95  # the guarantee, fresh rows
+        out[shares] = (float(cov.mean()), res)
+    (c0, r0), (c1, r1) = out[()], out[(1.0, 1.5, 2.0, 3.0)]
+    assert "wide" not in r0.report["candidates"] and r1.report["candidates"]["wide"] > 0
+    assert c1 > c0 + 0.01 and len(r1.conditions) < len(r0.conditions)
+    last = r1.validation_counts[-1]
+    assert last.sum() - last[r1.labels[-1]] > 0.05 * last.sum()  # past the target on its own
+    assert len(r1.conditions[-1]) == 1
+    # the independent mode keeps every rule within the target on its own
+    ind, _ = _fit_engine(X, y, Config(max_error=0.05, residual_rounds=0))
+    assert "wide" not in ind.report["candidates"]

@@ -33,6 +33,7 @@ from .candidates import (
     Generator,
     bin_shares,
     count,
+    interval_candidates,
 )
 from .select import bitsets, class_bitsets, popcount, select_greedy
 from .thresholds import shortest_decimal
@@ -93,6 +94,9 @@ class Config:
     cert_shares: tuple[float, float] = (0.4, 0.5)  # certification share of the rows: bounds
     # (40% at least: the test's power decides what can be kept; more growth rows buy less)
     growth_share: float = 2.0 / 3.0  # growth share of the rows left after certification
+    wide_shares: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)  # one-condition intervals at these
+    # error rates (x max_error) may close a list when the union stays within the target (with
+    # the second round on: the rules then read as a list, not each clean on its own)
     residual_rounds: int = 1  # rounds of candidates grown and validated on the rows each
     # list leaves (sequential covering), extending the lists; the extended lists are tested
     # after the others, like the tails
@@ -561,16 +565,48 @@ def learn_rules(
                 longer, _, _ = pick(level, cfg.tail_prior, ext[level], tight)
                 if len(longer) > len(ext[level]):
                     _add_list(extended, longer)
-    tails += extended
-    # the extended lists come after every list: certification reaches their tails only past
-    # the steps it would test without them
+    if cfg.wide_shares and cfg.residual_rounds and not cfg.class_caps and cfg.order == "greedy":
+        # one wide interval (past the error target on its own) closing a list: the union is
+        # what certification tests, and a clean list leaves room for a noisier last region
+        t_wide = time.perf_counter()
+        n_wide = _add_wide_intervals(
+            gen,
+            pool,
+            codes_c,
+            y32,
+            grow_rows,
+            val_rows,
+            n_classes,
+            shares,
+            conf,
+            rule_eps,
+            tuple(min(0.5, f * eps) for f in cfg.wide_shares),
+        )
+        report["candidates"]["wide"] = n_wide
+        if n_wide:
+            wide = np.arange(pool["bound"].size) >= pool["bound"].size - n_wide
+            cls_bits = class_bitsets(y[val_rows], n_classes, pool["bits"].shape[1])
+            for lst in [*lists, *tails, *extended]:
+                level_ok = _union_rule(eps, conf, conf_u, scale, cfg.certify)
+                closed = _close_with_wide(list(lst), pool, wide, cls_bits, level_ok)
+                if closed is not None:
+                    _add_list(extended, closed)
+        timings["wide"] = time.perf_counter() - t_wide
+    # the tails, then the extended lists, come after every list: certification reaches them
+    # only past the steps it would test without them
     n_base = len(lists)
     for x in tails:
         _add_list(lists, x.tolist())
-    timings["select"] = time.perf_counter() - t - timings.get("second_round", 0.0)
+    n_tails = len(lists)
+    for x in extended:
+        _add_list(lists, x.tolist())
+    timings["select"] = (
+        time.perf_counter() - t - timings.get("second_round", 0.0) - timings.get("wide", 0.0)
+    )
     sel["levels"] = [float(v) for v in levels]
     sel["lists"] = [len(x) for x in lists[:n_base]]
-    sel["tail_lists"] = [len(x) for x in lists[n_base:]]
+    sel["tail_lists"] = [len(x) for x in lists[n_base:n_tails]]
+    sel["extended_lists"] = [len(x) for x in lists[n_tails:]]
     report["selection"] = sel
     if not lists:
         return stop(f"selection picked no rule: {sel['stop_reason']}")
@@ -655,6 +691,87 @@ def learn_rules(
     timings["total"] = time.perf_counter() - t0
     report["timings_s"] = timings
     return result
+
+
+def _add_wide_intervals(
+    gen: Generator,
+    pool: dict[str, Any],
+    codes_c: np.ndarray,
+    y32: np.ndarray,
+    grow_rows: np.ndarray,
+    val_rows: np.ndarray,
+    n_classes: int,
+    shares: np.ndarray,
+    conf: float,
+    rule_eps: float,
+    rates: tuple[float, ...],
+) -> int:
+    """One-condition intervals at the error ``rates`` whose validation bound reaches
+    ``1 - rule_eps``, appended to ``pool`` (new ones only); returns how many."""
+    new = interval_candidates(
+        codes_c,
+        y32,
+        grow_rows,
+        n_classes,
+        gen.binner.n_bins,
+        gen.binner.is_cat,
+        rates,
+        gen.min_cand,
+        n_between=0,
+    )
+    if not len(new):
+        return 0
+    vc = count(codes_c, y32, val_rows, new.masks, n_classes, shares)
+    vn = vc.sum(axis=1)
+    vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vn, conf)
+    ok = vb >= 1.0 - rule_eps
+    old = pool["qb"]
+    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
+    for i in np.flatnonzero(ok):
+        key = _box_key(new.masks[i], new.labels[i])
+        ok[i] = key not in seen
+        seen.add(key)
+    q = np.flatnonzero(ok)
+    if q.size == 0:
+        return 0
+    add = new.take(q)
+    pool["qb"] = Boxes.concat([old, add], codes_c.shape[1], n_classes)
+    pool["bits"] = np.concatenate(
+        [pool["bits"], bitsets(codes_c, val_rows, add.masks, shares)], axis=0
+    )
+    pool["loose"] = np.r_[pool["loose"], np.ones(q.size, bool)]
+    pool["bound"] = np.r_[pool["bound"], vb[q]]
+    counts, bounds = pool["stats"]
+    pool["stats"] = (np.concatenate([counts, vc[q]], axis=0), np.r_[bounds, vb[q]])
+    return int(q.size)
+
+
+def _close_with_wide(
+    picks: list[int], pool: dict[str, Any], wide: np.ndarray, cls_bits: np.ndarray, union_ok
+) -> list[int] | None:
+    """``picks`` plus the wide interval that adds the most validation rows while the union
+    keeps ``union_ok``; None if none does."""
+    if not picks:
+        return None
+    bits, labels = pool["bits"], pool["qb"].labels
+    covered = np.zeros(bits.shape[1], np.uint64)
+    cov = err = 0
+    for q in picks:
+        new = bits[q] & ~covered
+        n = popcount(new)
+        cov += n
+        err += n - popcount(new & cls_bits[int(labels[q])])
+        covered |= bits[q]
+    best, best_n = None, 0
+    for w in np.flatnonzero(wide):
+        new = bits[w] & ~covered
+        n = popcount(new)
+        if n <= best_n:
+            continue
+        e = n - popcount(new & cls_bits[int(labels[w])])
+        if union_ok(err + e, cov + n, err, cov):
+            best, best_n = int(w), n
+    return None if best is None else [*picks, best]
 
 
 def _residual_candidates(
