@@ -520,17 +520,7 @@ def learn_rules(
             if ext[level] and ext[level] not in done:
                 done.append(ext[level])
                 n_added += _residual_candidates(
-                    gen,
-                    pool,
-                    ext[level],
-                    codes,
-                    val_rows,
-                    grow_rows,
-                    conf,
-                    rule_eps,
-                    eps,
-                    {},  # its growing time is the second round's
-                    cache,
+                    gen, pool, ext[level], val_rows, grow_rows, conf, rule_eps, eps, cache
                 )
         added.append(n_added)
         if not n_added:
@@ -572,12 +562,8 @@ def learn_rules(
         n_wide = _add_wide_intervals(
             gen,
             pool,
-            codes_c,
-            y32,
             grow_rows,
             val_rows,
-            n_classes,
-            shares,
             conf,
             rule_eps,
             tuple(min(0.5, f * eps) for f in cfg.wide_shares),
@@ -585,10 +571,10 @@ def learn_rules(
         report["candidates"]["wide"] = n_wide
         if n_wide:
             wide = np.arange(pool["bound"].size) >= pool["bound"].size - n_wide
-            cls_bits = class_bitsets(y[val_rows], n_classes, pool["bits"].shape[1])
+            cls_bits = _class_bits(gen, val_rows, pool, cache)
+            union_ok = _union_rule(eps, conf, conf_u, scale, cfg.certify)
             for lst in [*lists, *tails, *extended]:
-                level_ok = _union_rule(eps, conf, conf_u, scale, cfg.certify)
-                closed = _close_with_wide(list(lst), pool, wide, cls_bits, level_ok)
+                closed = _close_with_wide(list(lst), pool, wide, cls_bits, union_ok)
                 if closed is not None:
                     _add_list(extended, closed)
         timings["wide"] = time.perf_counter() - t_wide
@@ -696,53 +682,35 @@ def learn_rules(
 def _add_wide_intervals(
     gen: Generator,
     pool: dict[str, Any],
-    codes_c: np.ndarray,
-    y32: np.ndarray,
     grow_rows: np.ndarray,
     val_rows: np.ndarray,
-    n_classes: int,
-    shares: np.ndarray,
     conf: float,
     rule_eps: float,
     rates: tuple[float, ...],
 ) -> int:
     """One-condition intervals at the error ``rates`` whose validation bound reaches
     ``1 - rule_eps``, appended to ``pool`` (new ones only); returns how many."""
+    binner = gen.binner
     new = interval_candidates(
-        codes_c,
-        y32,
+        gen.codes_c,
+        gen.y,
         grow_rows,
-        n_classes,
-        gen.binner.n_bins,
-        gen.binner.is_cat,
+        gen.n_classes,
+        binner.n_bins,
+        binner.is_cat,
         rates,
         gen.min_cand,
         n_between=0,
     )
     if not len(new):
         return 0
-    vc = count(codes_c, y32, val_rows, new.masks, n_classes, shares)
-    vn = vc.sum(axis=1)
-    vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vn, conf)
-    ok = vb >= 1.0 - rule_eps
-    old = pool["qb"]
-    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
-    for i in np.flatnonzero(ok):
-        key = _box_key(new.masks[i], new.labels[i])
-        ok[i] = key not in seen
-        seen.add(key)
-    q = np.flatnonzero(ok)
-    if q.size == 0:
-        return 0
-    add = new.take(q)
-    pool["qb"] = Boxes.concat([old, add], codes_c.shape[1], n_classes)
-    pool["bits"] = np.concatenate(
-        [pool["bits"], bitsets(codes_c, val_rows, add.masks, shares)], axis=0
-    )
-    pool["loose"] = np.r_[pool["loose"], np.ones(q.size, bool)]
-    pool["bound"] = np.r_[pool["bound"], vb[q]]
-    counts, bounds = pool["stats"]
-    pool["stats"] = (np.concatenate([counts, vc[q]], axis=0), np.r_[bounds, vb[q]])
+    vc = count(gen.codes_c, gen.y, val_rows, new.masks, gen.n_classes, gen.shares)
+    vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vc.sum(axis=1), conf)
+    q = _unseen(pool, new, vb >= 1.0 - rule_eps)
+    if q.size:
+        add = new.take(q)
+        bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
+        _extend_pool(pool, add, bits, np.ones(q.size, bool), vb[q], vc[q], vb[q])
     return int(q.size)
 
 
@@ -778,13 +746,11 @@ def _residual_candidates(
     gen: Generator,
     pool: dict[str, Any],
     picks: list[int],
-    codes: np.ndarray,
     val_rows: np.ndarray,
     grow_rows: np.ndarray,
     conf: float,
     rule_eps: float,
     eps: float,
-    timings: dict[str, float],
     cache: dict[str, np.ndarray],
 ) -> int:
     """Candidates grown on the growth rows no rule of ``picks`` covers, qualified like the first
@@ -792,7 +758,7 @@ def _residual_candidates(
     how many. Their selection bound is that of the rows left; their stats count every
     validation row they cover, like every other rule's."""
     if "codes_g" not in cache:  # column-major growth rows for the box kernel, made once
-        cache["codes_g"] = np.asfortranarray(codes[grow_rows])
+        cache["codes_g"] = np.asfortranarray(gen.codes[grow_rows])
     first = np.empty(grow_rows.size, np.int64)
     first_box(cache["codes_g"], np.ascontiguousarray(pool["qb"].masks[picks]), first)
     rg = grow_rows[first < 0]
@@ -801,37 +767,65 @@ def _residual_candidates(
     rv = val_rows[hit == 0]
     if rg.size < 2 * gen.min_cand or rv.size == 0 or np.unique(gen.y[rg]).size < 2:
         return 0
-    new, loose, _ = gen.run(rg, timings)
+    new, loose, _ = gen.run(rg, {})  # its growing time is the second round's
     if not len(new):
         return 0
-    n_classes = gen.n_classes
-    vc = count(gen.codes_c, gen.y, rv, new.masks, n_classes, gen.shares)
+    vc = count(gen.codes_c, gen.y, rv, new.masks, gen.n_classes, gen.shares)
     vn = vc.sum(axis=1)
     vk = vc[np.arange(len(new)), new.labels]
     vb = precision_lower_bound(vk, vn, conf)
-    ok = (vb >= 1.0 - rule_eps) & (vn - vk <= eps * vn)
-    old = pool["qb"]
-    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
-    for i in np.flatnonzero(ok):
-        key = _box_key(new.masks[i], new.labels[i])
-        ok[i] = key not in seen
-        seen.add(key)
-    q = np.flatnonzero(ok)
+    q = _unseen(pool, new, (vb >= 1.0 - rule_eps) & (vn - vk <= eps * vn))
     if q.size == 0:
         return 0
     add = new.take(q)
-    pool["qb"] = Boxes.concat([old, add], codes.shape[1], n_classes)
-    add_bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
-    pool["bits"] = np.concatenate([pool["bits"], add_bits], axis=0)
-    pool["loose"] = np.r_[pool["loose"], loose[q]]
-    pool["bound"] = np.r_[pool["bound"], vb[q]]
-    if "class_bits" not in cache:
-        cache["class_bits"] = class_bitsets(gen.y[val_rows], n_classes, add_bits.shape[1])
-    full = np.array([[popcount(b & c) for c in cache["class_bits"]] for b in add_bits], np.int64)
+    bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
+    cls_bits = _class_bits(gen, val_rows, pool, cache)
+    full = np.array([[popcount(b & c) for c in cls_bits] for b in bits], np.int64)
     full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)
-    counts, bounds = pool["stats"]
-    pool["stats"] = (np.concatenate([counts, full], axis=0), np.r_[bounds, full_bound])
+    _extend_pool(pool, add, bits, loose[q], vb[q], full, full_bound)
     return int(q.size)
+
+
+def _class_bits(
+    gen: Generator, val_rows: np.ndarray, pool: dict[str, Any], cache: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Which validation rows hold each class, in the pool's bitset layout (made once)."""
+    if "class_bits" not in cache:
+        cache["class_bits"] = class_bitsets(gen.y[val_rows], gen.n_classes, pool["bits"].shape[1])
+    return cache["class_bits"]
+
+
+def _unseen(pool: dict[str, Any], new: Boxes, ok: np.ndarray) -> np.ndarray:
+    """Indices of the ``new`` boxes with ``ok`` that the pool (and earlier ones) do not hold."""
+    old = pool["qb"]
+    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
+    keep = []
+    for i in np.flatnonzero(ok):
+        key = _box_key(new.masks[i], new.labels[i])
+        if key not in seen:
+            keep.append(int(i))
+            seen.add(key)
+    return np.asarray(keep, np.int64)
+
+
+def _extend_pool(
+    pool: dict[str, Any],
+    add: Boxes,
+    bits: np.ndarray,
+    loose: np.ndarray,
+    bound: np.ndarray,
+    stat_counts: np.ndarray,
+    stat_bound: np.ndarray,
+) -> None:
+    """Append candidates to the pool: their validation bitsets, loose flags, selection bounds
+    and the statistics the rule file records."""
+    old = pool["qb"]
+    pool["qb"] = Boxes.concat([old, add], old.masks.shape[1], old.counts.shape[1])
+    pool["bits"] = np.concatenate([pool["bits"], bits], axis=0)
+    pool["loose"] = np.r_[pool["loose"], loose]
+    pool["bound"] = np.r_[pool["bound"], bound]
+    counts, bounds = pool["stats"]
+    pool["stats"] = (np.concatenate([counts, stat_counts], axis=0), np.r_[bounds, stat_bound])
 
 
 def _box_key(mask: np.ndarray, label) -> bytes:
