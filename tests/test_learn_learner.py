@@ -945,3 +945,12 @@ def test_a_wide_interval_past_the_target_may_close_a_clean_list():
     # the independent mode keeps every rule within the target on its own
     ind, _ = _fit_engine(X, y, Config(max_error=0.05, residual_rounds=0))
     assert "wide" not in ind.report["candidates"]
+
+
+@pytest.mark.parametrize("max_rules", [1, 2])
+def test_a_closing_interval_keeps_within_max_rules(max_rules):
+    X, y = _noisy_middle(50000, 0)
+    res, _ = _fit_engine(X, y, Config(max_error=0.05, max_rules=max_rules))
+    assert res.conditions and len(res.conditions) <= max_rules
+    sel = res.report["selection"]
+    assert max(sel["lists"] + sel["tail_lists"] + sel["extended_lists"]) <= max_rules

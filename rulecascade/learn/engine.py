@@ -574,6 +574,8 @@ def learn_rules(
             cls_bits = _class_bits(gen, val_rows, pool, cache)
             union_ok = _union_rule(eps, conf, conf_u, scale, cfg.certify)
             for lst in [*lists, *tails, *extended]:
+                if len(lst) >= cfg.max_rules:  # no room for a closing rule
+                    continue
                 closed = _close_with_wide(list(lst), pool, wide, cls_bits, union_ok)
                 if closed is not None:
                     _add_list(extended, closed)
