@@ -310,7 +310,8 @@ def fingerprint(fm: FeatureMatrix, y: np.ndarray) -> str:
     """A content hash of features and labels (sha256, hex), recorded in the rule set."""
     h = hashlib.sha256()
     h.update(repr((fm.names, fm.kinds, sorted(fm.categories.items()))).encode())
-    h.update(np.ascontiguousarray(fm.values).tobytes())
+    for s in range(0, fm.values.shape[0], 1 << 16):  # the row-major bytes, in blocks
+        h.update(np.ascontiguousarray(fm.values[s : s + (1 << 16)]))
     h.update(repr(y.dtype).encode())
     h.update(
         np.ascontiguousarray(y).tobytes() if y.dtype.kind != "O" else repr(y.tolist()).encode()

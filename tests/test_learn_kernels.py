@@ -379,7 +379,12 @@ def test_match_rules_matches_reference(seed):
     rs = RuleSet(
         (Feature("n0"), Feature("n1"), Feature("c", "categorical", cats)), (0, 1), tuple(rules)
     )
-    got = match(values, compile_rules(conds, np.array([0, 0, 3])))
+    program = compile_rules(conds, np.array([0, 0, 3]))
+    got = match(values, program)
+    # a row subset is read in place and gives what matching the copied rows gives
+    rows = np.sort(rng.choice(n, size=int(rng.integers(0, n)), replace=False))
+    assert np.array_equal(match(values, program, rows), got[rows])
+    assert np.array_equal(match(np.ascontiguousarray(values), program, rows), got[rows])
     raw = {
         "n0": values[:, 0],
         "n1": values[:, 1],

@@ -346,9 +346,52 @@ def first_box(codes, masks, out):
                 break
 
 
+@njit(cache=True)
+def _first_rule(
+    values,
+    i,
+    rule_start,
+    cond_feature,
+    cond_is_cat,
+    cond_low,
+    cond_high,
+    cond_set_start,
+    cond_set_len,
+    set_table,
+):
+    """Index of the first rule that row ``i`` of ``values`` satisfies; -1 if none."""
+    for r in range(rule_start.shape[0] - 1):
+        ok = True
+        for q in range(rule_start[r], rule_start[r + 1]):
+            v = values[i, cond_feature[q]]
+            if np.isnan(v):
+                ok = False
+                break
+            if cond_is_cat[q]:
+                if v < 0.0 or v >= cond_set_len[q]:
+                    ok = False
+                    break
+                if set_table[cond_set_start[q] + np.int64(v)] == 0:
+                    ok = False
+                    break
+            else:
+                lo = cond_low[q]
+                hi = cond_high[q]
+                if not np.isnan(lo) and not (v > lo):
+                    ok = False
+                    break
+                if not np.isnan(hi) and not (v <= hi):
+                    ok = False
+                    break
+        if ok:
+            return r
+    return -1
+
+
 @njit(cache=True, parallel=True)
 def match_rules(
     values,
+    rows,
     rule_start,
     cond_feature,
     cond_is_cat,
@@ -359,7 +402,8 @@ def match_rules(
     set_table,
     out,
 ):
-    """First matching rule per row on float64 values (rule semantics of ``rules_export``).
+    """``out[j]``: first matching rule of row ``rows[j]`` of ``values`` (float64; rule
+    semantics of ``rules_export``), -1 if none.
 
     Rule ``r`` owns conditions ``rule_start[r]:rule_start[r+1]``. Numeric condition ``q``:
     ``cond_low[q] < x <= cond_high[q]`` (an open side is -inf / +inf with the comparison made
@@ -367,32 +411,16 @@ def match_rules(
     ``x`` is an integer category code and ``set_table[cond_set_start[q] + x]`` must be 1 (codes
     outside ``0..cond_set_len[q]-1``, e.g. unseen -1, fail). Missing (NaN) fails every condition.
     """
-    n_rules = rule_start.shape[0] - 1
-    for i in prange(values.shape[0]):
-        out[i] = -1
-        for r in range(n_rules):
-            ok = True
-            for q in range(rule_start[r], rule_start[r + 1]):
-                v = values[i, cond_feature[q]]
-                if np.isnan(v):
-                    ok = False
-                    break
-                if cond_is_cat[q]:
-                    if v < 0.0 or v >= cond_set_len[q]:
-                        ok = False
-                        break
-                    if set_table[cond_set_start[q] + np.int64(v)] == 0:
-                        ok = False
-                        break
-                else:
-                    lo = cond_low[q]
-                    hi = cond_high[q]
-                    if not np.isnan(lo) and not (v > lo):
-                        ok = False
-                        break
-                    if not np.isnan(hi) and not (v <= hi):
-                        ok = False
-                        break
-            if ok:
-                out[i] = r
-                break
+    for j in prange(rows.shape[0]):
+        out[j] = _first_rule(
+            values,
+            rows[j],
+            rule_start,
+            cond_feature,
+            cond_is_cat,
+            cond_low,
+            cond_high,
+            cond_set_start,
+            cond_set_len,
+            set_table,
+        )

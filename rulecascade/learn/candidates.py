@@ -385,8 +385,7 @@ class Generator:
     their nodes, one-condition intervals. Holds what stays fixed across calls (the binned data,
     the budgets, the random generator)."""
 
-    codes: np.ndarray
-    codes_c: np.ndarray
+    codes: np.ndarray  # (n_rows, n_features) uint8 bin codes, column-major
     y: np.ndarray
     n_classes: int
     binner: Binner
@@ -450,7 +449,7 @@ class Generator:
             order = np.lexsort((np.arange(len(pool)), -sup))
             take = _round_robin(pool.labels[order], n_classes, cfg.n_widen)
             widened = widen(
-                self.codes_c,
+                self.codes,
                 self.y,
                 rows,
                 pool.take(order[take]),
@@ -467,7 +466,7 @@ class Generator:
         # every candidate counted on all the rows (trees counted their own subsample)
         allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
         if len(allb):
-            allb.counts = count(self.codes_c, self.y, rows, allb.masks, n_classes, self.shares)
+            allb.counts = count(self.codes, self.y, rows, allb.masks, n_classes, self.shares)
         timings["widen"] = timings.get("widen", 0.0) + time.perf_counter() - t
         loose = np.zeros(0, bool)
         if len(allb):
@@ -477,7 +476,7 @@ class Generator:
             loose = err[good] > np.floor(budget_rate * n_all[good])
             allb = allb.take(good)
         intervals = interval_candidates(
-            self.codes_c, self.y, rows, n_classes, nb, is_cat, self.interval_rates, self.min_cand
+            self.codes, self.y, rows, n_classes, nb, is_cat, self.interval_rates, self.min_cand
         )
         if len(intervals):
             allb = dedupe(Boxes.concat([allb, intervals], n_features, n_classes))

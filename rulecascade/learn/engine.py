@@ -266,11 +266,15 @@ def compile_rules(conditions: list[list[NumCond | CatCond]], n_categories: np.nd
     )
 
 
-def match(values: np.ndarray, program) -> np.ndarray:
-    """First matching rule per row of ``values`` (float64, categorical as codes); -1 if none."""
-    out = np.empty(values.shape[0], np.int64)
-    if values.shape[0]:
-        match_rules(np.asfortranarray(values, dtype=np.float64), *program, out)
+def match(values: np.ndarray, program, rows: np.ndarray | None = None) -> np.ndarray:
+    """First matching rule per row of ``values`` (float64, categorical as codes), or per row
+    of ``values`` listed in ``rows`` (read in place, not copied); -1 if none."""
+    if rows is None:
+        rows = np.arange(values.shape[0], dtype=np.int64)
+    out = np.empty(rows.shape[0], np.int64)
+    if rows.shape[0]:
+        vals = values if values.dtype == np.float64 else values.astype(np.float64)
+        match_rules(vals, np.asarray(rows, np.int64), *program, out)
     return out
 
 
@@ -404,7 +408,6 @@ def learn_rules(
         if not binner.is_cat[f] and nb[f] >= 1:
             can_full[f] = np.isfinite(above[f, 0]) or np.isfinite(below[f, nb[f] - 1])
     y32 = y.astype(np.int32)
-    codes_c = np.ascontiguousarray(codes)  # row-major copy: box kernels read whole rows
     shares = bin_shares(codes, grow_rows)
     timings["bin"] = time.perf_counter() - t
 
@@ -426,7 +429,6 @@ def learn_rules(
         rates = [min(r, max(k, 0) / cert_rows.size) for r in rates]
     gen = Generator(
         codes=codes,
-        codes_c=codes_c,
         y=y32,
         n_classes=n_classes,
         binner=binner,
@@ -446,7 +448,7 @@ def learn_rules(
 
     # --- validate ----------------------------------------------------------------------------
     t = time.perf_counter()
-    vcounts = count(codes_c, y32, val_rows, allb.masks, n_classes, shares)
+    vcounts = count(codes, y32, val_rows, allb.masks, n_classes, shares)
     vn = vcounts.sum(axis=1)
     vk = vcounts[np.arange(len(allb)), allb.labels] if len(allb) else np.zeros(0, np.int64)
     vbound = precision_lower_bound(vk, vn, conf) if len(allb) else np.zeros(0)
@@ -462,7 +464,7 @@ def learn_rules(
     # --- select ------------------------------------------------------------------------------
     t = time.perf_counter()
     qb = allb.take(qual)
-    bits = bitsets(codes_c, val_rows, qb.masks, shares)
+    bits = bitsets(codes, val_rows, qb.masks, shares)
     n_val_c = np.bincount(y[val_rows], minlength=n_classes)
     # union: certification must be likely to pass. Rescale the union's validation counts to the
     # certification split, make its errors pessimistic (selection favours rules whose
@@ -646,9 +648,9 @@ def learn_rules(
         # the rendered thresholds keep the binned partition on growth and validation rows
         fb = np.empty(fit_rows.size, np.int64)
         first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(r["masks"]), fb)
-        if not np.array_equal(match(values[fit_rows], r["program"]), fb):
+        if not np.array_equal(match(values, r["program"], fit_rows), fb):
             raise AssertionError("internal error: rendered thresholds change the partition")
-        gcounts = count(codes_c, y32, grow_rows, r["masks"][:k], n_classes, shares)
+        gcounts = count(codes, y32, grow_rows, r["masks"][:k], n_classes, shares)
         return Learned(
             r["conds"][:k],
             r["labels"][:k],
@@ -665,9 +667,8 @@ def learn_rules(
         report["timings_s"] = timings
         return result_for(rendered[0], len(rendered[0]["conds"]), None)  # one level: 1.0
     t = time.perf_counter()
-    cert_values = np.asfortranarray(values[cert_rows], dtype=np.float64)  # copied once
     for r in rendered:
-        r["cm"] = match(cert_values, r["program"])
+        r["cm"] = match(values, r["program"], cert_rows)
     which, k, cert, info = _certify_lists(
         rendered, y[val_rows], y[cert_rows], cfg, alpha, shared, scale
     )
@@ -694,7 +695,7 @@ def _add_wide_intervals(
     ``1 - rule_eps``, appended to ``pool`` (new ones only); returns how many."""
     binner = gen.binner
     new = interval_candidates(
-        gen.codes_c,
+        gen.codes,
         gen.y,
         grow_rows,
         gen.n_classes,
@@ -706,12 +707,12 @@ def _add_wide_intervals(
     )
     if not len(new):
         return 0
-    vc = count(gen.codes_c, gen.y, val_rows, new.masks, gen.n_classes, gen.shares)
+    vc = count(gen.codes, gen.y, val_rows, new.masks, gen.n_classes, gen.shares)
     vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vc.sum(axis=1), conf)
     q = _unseen(pool, new, vb >= 1.0 - rule_eps)
     if q.size:
         add = new.take(q)
-        bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
+        bits = bitsets(gen.codes, val_rows, add.masks, gen.shares)
         _extend_pool(pool, add, bits, np.ones(q.size, bool), vb[q], vc[q], vb[q])
     return int(q.size)
 
@@ -772,7 +773,7 @@ def _residual_candidates(
     new, loose, _ = gen.run(rg, {})  # its growing time is the second round's
     if not len(new):
         return 0
-    vc = count(gen.codes_c, gen.y, rv, new.masks, gen.n_classes, gen.shares)
+    vc = count(gen.codes, gen.y, rv, new.masks, gen.n_classes, gen.shares)
     vn = vc.sum(axis=1)
     vk = vc[np.arange(len(new)), new.labels]
     vb = precision_lower_bound(vk, vn, conf)
@@ -780,7 +781,7 @@ def _residual_candidates(
     if q.size == 0:
         return 0
     add = new.take(q)
-    bits = bitsets(gen.codes_c, val_rows, add.masks, gen.shares)
+    bits = bitsets(gen.codes, val_rows, add.masks, gen.shares)
     cls_bits = _class_bits(gen, val_rows, pool, cache)
     full = np.array([[popcount(b & c) for c in cls_bits] for b in bits], np.int64)
     full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)
