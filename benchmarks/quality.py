@@ -454,8 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         chunks.append(text)
         if args.out:  # written as it goes, so a long run leaves its finished data sets
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text("\n".join(chunks))
+            _write_atomic(Path(args.out), "\n".join(chunks))
 
     t0 = time.perf_counter()
     versions = peer_versions()
@@ -513,9 +512,16 @@ def main(argv: list[str] | None = None) -> int:
         run_speed(n, min(args.skope_rows or n, n), log)
     log(f"Total benchmark time: {time.perf_counter() - t0:.0f} s.\n")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(chunks))
+        _write_atomic(Path(args.out), "\n".join(chunks))
     return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step (a reader never sees a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
