@@ -117,7 +117,7 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
     elif type(X).__module__.startswith("pandas"):
         if hasattr(X, "to_frame") and not hasattr(X, "columns"):
             X = X.to_frame()
-        df = pl.from_pandas(X)
+        df = _from_pandas(X)
     elif type(X).__module__.startswith("pyarrow"):
         df = pl.from_arrow(X)
         if isinstance(df, pl.Series):
@@ -134,6 +134,30 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
             "an Arrow table, a mapping of columns, a list of dicts or a file path"
         )
     return _expand_lists(df)
+
+
+def _from_pandas(X: Any) -> pl.DataFrame:
+    """A pandas frame as polars; a column polars cannot hold is named with its dtype."""
+    names = [str(c) for c in X.columns]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputError(
+            f"duplicate column name(s) {', '.join(map(repr, dup))}: names must be unique"
+        )
+    try:
+        return pl.from_pandas(X)
+    except Exception as e:  # noqa: BLE001 - find the column and say what is wrong with it
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        for col in X.columns:
+            try:
+                pl.from_pandas(X[[col]])
+            except Exception as ce:  # noqa: BLE001
+                msg = str(ce).strip().splitlines()[0] if str(ce).strip() else type(ce).__name__
+                raise InputError(
+                    f"column {str(col)!r} (pandas dtype {X[col].dtype}) cannot be read: {msg}; "
+                    "features must be numbers, booleans or strings (one type per column)"
+                ) from None
+        raise InputError(f"cannot read the pandas frame: {first}") from None
 
 
 def _as_series_values(v: Any) -> Any:

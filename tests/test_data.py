@@ -151,3 +151,28 @@ def test_fingerprint_is_stable_and_content_sensitive():
     y = np.array([0, 1, 0, 1])
     assert fingerprint(fm, y) == fingerprint(as_matrix(pd.DataFrame(ROWS)), y.copy())
     assert fingerprint(fm, y) != fingerprint(fm, y[::-1].copy())
+
+
+def test_fingerprint_hashes_the_row_major_bytes_across_blocks():
+    # rule files record this hash: reading the values in blocks must not change it
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    fm = as_matrix(np.asfortranarray(rng.normal(size=(70_000, 3))))  # more than one block
+    y = rng.integers(0, 2, 70_000)
+    h = hashlib.sha256()
+    h.update(repr((fm.names, fm.kinds, sorted(fm.categories.items()))).encode())
+    h.update(np.ascontiguousarray(fm.values).tobytes())
+    h.update(repr(y.dtype).encode())
+    h.update(y.tobytes())
+    assert fingerprint(fm, y) == "sha256:" + h.hexdigest()
+
+
+def test_pandas_columns_polars_cannot_hold_are_named():
+    base = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    with pytest.raises(InputError, match=r"column 'z' \(pandas dtype complex128\) cannot be read"):
+        as_matrix(base.assign(z=np.ones(3) * 1j))
+    with pytest.raises(InputError, match=r"column 'm' \(pandas dtype object\) cannot be read"):
+        as_matrix(base.assign(m=[1, "x", 2]))
+    with pytest.raises(InputError, match="duplicate column name.*'a'"):
+        as_matrix(pd.concat([base, base], axis=1))
