@@ -481,22 +481,19 @@ def learn_rules(
     lists: list[np.ndarray] = []
     tails: list[np.ndarray] = []  # each list, then the rules the tail prior lets in after it
     sel: dict[str, Any] = {}
-    # the qualified candidates; "bound" ranks ties in selection, "stats" are what the rule file
-    # says of a rule: its counts on every validation row it covers, order ignored
-    pool = {"qb": qb, "bits": bits, "loose": loose[qual], "bound": vbound[qual]}
-    pool["stats"] = (vcounts[qual], vbound[qual])
+    pool = _Pool(qb, bits, loose[qual], vbound[qual], vcounts[qual], vbound[qual])
 
     def pick(level: float, prior: float, start: list[int], allowed=None):
         """Greedy picks (pool indices) at a selection level, after ``start``."""
         target = _level_target(level, eps)
         # tree candidates past the purity budget take part at the looser levels only
-        lo = pool["loose"]
+        lo = pool.loose
         sub = np.flatnonzero(~lo) if level < cfg.loose_level else np.arange(lo.size)
         pos = {int(q): i for i, q in enumerate(sub)}
         picks, reason, info = select_greedy(
-            pool["bits"][sub],
-            pool["qb"].labels[sub],
-            pool["bound"][sub],
+            pool.bits[sub],
+            pool.boxes.labels[sub],
+            pool.bound[sub],
             y[val_rows],
             n_classes,
             max_rules=cfg.max_rules,
@@ -531,7 +528,7 @@ def learn_rules(
     if added:
         report["candidates"]["residual"] = added
         timings["second_round"] = time.perf_counter() - t_round
-    tight = pool["bound"] >= 1.0 - min(0.5, cfg.tail_slack * eps)
+    tight = pool.bound >= 1.0 - min(0.5, cfg.tail_slack * eps)
     first = np.arange(tight.size) < qual.size  # the first round's candidates
     with_tail = cfg.tail_prior is not None and cfg.tail_prior < cfg.marginal_prior
     extended: list[np.ndarray] = []
@@ -572,7 +569,7 @@ def learn_rules(
         )
         report["candidates"]["wide"] = n_wide
         if n_wide:
-            wide = np.arange(pool["bound"].size) >= pool["bound"].size - n_wide
+            wide = np.arange(len(pool)) >= len(pool) - n_wide
             cls_bits = _class_bits(gen, val_rows, pool, cache)
             union_ok = _union_rule(eps, conf, conf_u, scale, cfg.certify)
             for lst in [*lists, *tails, *extended]:
@@ -607,14 +604,13 @@ def learn_rules(
     codes_v = np.asfortranarray(codes[vrows])
     rendered = []
     for li, picks in enumerate(lists):
-        stat_counts, stat_bound = pool["stats"]
-        pb = stat_bound[picks]
-        psup = stat_counts[picks].sum(axis=1)
+        pb = pool.stat_bound[picks]
+        psup = pool.stat_counts[picks].sum(axis=1)
         if cfg.order == "bound":
             order = np.lexsort((np.arange(picks.size), -psup, -pb))
         else:  # selection order: each prefix adds the next-best increment
             order = np.arange(picks.size)
-        chosen = pool["qb"].take(picks[order])
+        chosen = pool.boxes.take(picks[order])
         conds, keep = [], []
         for k in range(len(chosen)):
             c = _render(chosen.masks[k], binner, below, above, no_missing)
@@ -633,7 +629,7 @@ def learn_rules(
                 conds=conds,
                 labels=chosen.labels.astype(np.int64),
                 bounds=pb[order][keep],
-                vcounts=stat_counts[picks[order][keep]],
+                vcounts=pool.stat_counts[picks[order][keep]],
                 masks=chosen.masks,
                 tail=li >= n_base,
                 program=program,
@@ -682,9 +678,57 @@ def learn_rules(
     return result
 
 
+@dataclass
+class _Pool:
+    """The qualified candidates, in the order selection indexes them: validation bitsets,
+    loose flags (past the purity budget), the bounds that rank ties in selection, and what the
+    rule file says of each rule (its counts and bound on every validation row it covers,
+    order ignored)."""
+
+    boxes: Boxes
+    bits: np.ndarray
+    loose: np.ndarray
+    bound: np.ndarray
+    stat_counts: np.ndarray
+    stat_bound: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def unseen(self, new: Boxes, ok: np.ndarray) -> np.ndarray:
+        """Indices of the ``new`` boxes with ``ok`` that the pool (and earlier ones) lack."""
+        old = self.boxes
+        seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
+        keep = []
+        for i in np.flatnonzero(ok):
+            key = _box_key(new.masks[i], new.labels[i])
+            if key not in seen:
+                keep.append(int(i))
+                seen.add(key)
+        return np.asarray(keep, np.int64)
+
+    def extend(
+        self,
+        add: Boxes,
+        bits: np.ndarray,
+        loose: np.ndarray,
+        bound: np.ndarray,
+        stat_counts: np.ndarray,
+        stat_bound: np.ndarray,
+    ) -> None:
+        """Append candidates with their bitsets, flags, selection bounds and statistics."""
+        old = self.boxes
+        self.boxes = Boxes.concat([old, add], old.masks.shape[1], old.counts.shape[1])
+        self.bits = np.concatenate([self.bits, bits], axis=0)
+        self.loose = np.r_[self.loose, loose]
+        self.bound = np.r_[self.bound, bound]
+        self.stat_counts = np.concatenate([self.stat_counts, stat_counts], axis=0)
+        self.stat_bound = np.r_[self.stat_bound, stat_bound]
+
+
 def _add_wide_intervals(
     gen: Generator,
-    pool: dict[str, Any],
+    pool: _Pool,
     grow_rows: np.ndarray,
     val_rows: np.ndarray,
     conf: float,
@@ -709,22 +753,22 @@ def _add_wide_intervals(
         return 0
     vc = count(gen.codes, gen.y, val_rows, new.masks, gen.n_classes, gen.shares)
     vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vc.sum(axis=1), conf)
-    q = _unseen(pool, new, vb >= 1.0 - rule_eps)
+    q = pool.unseen(new, vb >= 1.0 - rule_eps)
     if q.size:
         add = new.take(q)
         bits = bitsets(gen.codes, val_rows, add.masks, gen.shares)
-        _extend_pool(pool, add, bits, np.ones(q.size, bool), vb[q], vc[q], vb[q])
+        pool.extend(add, bits, np.ones(q.size, bool), vb[q], vc[q], vb[q])
     return int(q.size)
 
 
 def _close_with_wide(
-    picks: list[int], pool: dict[str, Any], wide: np.ndarray, cls_bits: np.ndarray, union_ok
+    picks: list[int], pool: _Pool, wide: np.ndarray, cls_bits: np.ndarray, union_ok
 ) -> list[int] | None:
     """``picks`` plus the wide interval that adds the most validation rows while the union
     keeps ``union_ok``; None if none does."""
     if not picks:
         return None
-    bits, labels = pool["bits"], pool["qb"].labels
+    bits, labels = pool.bits, pool.boxes.labels
     covered = np.zeros(bits.shape[1], np.uint64)
     cov = err = 0
     for q in picks:
@@ -747,7 +791,7 @@ def _close_with_wide(
 
 def _residual_candidates(
     gen: Generator,
-    pool: dict[str, Any],
+    pool: _Pool,
     picks: list[int],
     val_rows: np.ndarray,
     grow_rows: np.ndarray,
@@ -763,9 +807,9 @@ def _residual_candidates(
     if "codes_g" not in cache:  # column-major growth rows for the box kernel, made once
         cache["codes_g"] = np.asfortranarray(gen.codes[grow_rows])
     first = np.empty(grow_rows.size, np.int64)
-    first_box(cache["codes_g"], np.ascontiguousarray(pool["qb"].masks[picks]), first)
+    first_box(cache["codes_g"], np.ascontiguousarray(pool.boxes.masks[picks]), first)
     rg = grow_rows[first < 0]
-    union = np.bitwise_or.reduce(pool["bits"][picks], axis=0)  # validation rows covered
+    union = np.bitwise_or.reduce(pool.bits[picks], axis=0)  # validation rows covered
     hit = np.unpackbits(union.view(np.uint8), bitorder="little")[: val_rows.size]
     rv = val_rows[hit == 0]
     if rg.size < 2 * gen.min_cand or rv.size == 0 or np.unique(gen.y[rg]).size < 2:
@@ -777,7 +821,7 @@ def _residual_candidates(
     vn = vc.sum(axis=1)
     vk = vc[np.arange(len(new)), new.labels]
     vb = precision_lower_bound(vk, vn, conf)
-    q = _unseen(pool, new, (vb >= 1.0 - rule_eps) & (vn - vk <= eps * vn))
+    q = pool.unseen(new, (vb >= 1.0 - rule_eps) & (vn - vk <= eps * vn))
     if q.size == 0:
         return 0
     add = new.take(q)
@@ -785,50 +829,17 @@ def _residual_candidates(
     cls_bits = _class_bits(gen, val_rows, pool, cache)
     full = np.array([[popcount(b & c) for c in cls_bits] for b in bits], np.int64)
     full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)
-    _extend_pool(pool, add, bits, loose[q], vb[q], full, full_bound)
+    pool.extend(add, bits, loose[q], vb[q], full, full_bound)
     return int(q.size)
 
 
 def _class_bits(
-    gen: Generator, val_rows: np.ndarray, pool: dict[str, Any], cache: dict[str, np.ndarray]
+    gen: Generator, val_rows: np.ndarray, pool: _Pool, cache: dict[str, np.ndarray]
 ) -> np.ndarray:
     """Which validation rows hold each class, in the pool's bitset layout (made once)."""
     if "class_bits" not in cache:
-        cache["class_bits"] = class_bitsets(gen.y[val_rows], gen.n_classes, pool["bits"].shape[1])
+        cache["class_bits"] = class_bitsets(gen.y[val_rows], gen.n_classes, pool.bits.shape[1])
     return cache["class_bits"]
-
-
-def _unseen(pool: dict[str, Any], new: Boxes, ok: np.ndarray) -> np.ndarray:
-    """Indices of the ``new`` boxes with ``ok`` that the pool (and earlier ones) do not hold."""
-    old = pool["qb"]
-    seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
-    keep = []
-    for i in np.flatnonzero(ok):
-        key = _box_key(new.masks[i], new.labels[i])
-        if key not in seen:
-            keep.append(int(i))
-            seen.add(key)
-    return np.asarray(keep, np.int64)
-
-
-def _extend_pool(
-    pool: dict[str, Any],
-    add: Boxes,
-    bits: np.ndarray,
-    loose: np.ndarray,
-    bound: np.ndarray,
-    stat_counts: np.ndarray,
-    stat_bound: np.ndarray,
-) -> None:
-    """Append candidates to the pool: their validation bitsets, loose flags, selection bounds
-    and the statistics the rule file records."""
-    old = pool["qb"]
-    pool["qb"] = Boxes.concat([old, add], old.masks.shape[1], old.counts.shape[1])
-    pool["bits"] = np.concatenate([pool["bits"], bits], axis=0)
-    pool["loose"] = np.r_[pool["loose"], loose]
-    pool["bound"] = np.r_[pool["bound"], bound]
-    counts, bounds = pool["stats"]
-    pool["stats"] = (np.concatenate([counts, stat_counts], axis=0), np.r_[bounds, stat_bound])
 
 
 def _box_key(mask: np.ndarray, label) -> bytes:
