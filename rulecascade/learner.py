@@ -304,8 +304,10 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             )
         except ValueError as e:
             arr = np.asarray(X) if not isinstance(X, np.ndarray) else X
-            if arr.ndim == 2 and arr.dtype.kind in "OUS" and "could not convert" in str(e):
-                return arr.astype(object)
+            strings = "could not convert" in str(e) or "bytes/strings" in str(e)
+            if arr.ndim == 2 and arr.dtype.kind in "OUS" and strings:
+                # strings (numpy str or bytes arrays too) are categorical features
+                return (arr.astype(str) if arr.dtype.kind == "S" else arr).astype(object)
             raise
 
     def _read_predict(self, X: Any) -> _data.FeatureMatrix:

@@ -382,6 +382,19 @@ def test_categorical_missing_and_unseen():
     assert np.array_equal(got, want)
 
 
+def test_numpy_string_arrays_are_categorical():
+    # a numpy str (or bytes) array reads like an object array of the same strings
+    rng = np.random.default_rng(0)
+    city = rng.choice(["paris", "rome", "oslo"], size=6000)
+    y = np.isin(city, ["paris", "rome"]).astype(int)
+    want = _quiet(max_error=0.02).fit(city.reshape(-1, 1).astype(object), y)
+    for X in (city.reshape(-1, 1), city.astype("S").reshape(-1, 1)):
+        m = _quiet(max_error=0.02).fit(X, y)
+        assert m.rules_.features[0].kind == "categorical"
+        assert m.rules_.to_json() == want.rules_.to_json()
+        np.testing.assert_array_equal(m.predict(X[:50]), want.predict(city[:50].reshape(-1, 1)))
+
+
 def test_nan_inf_and_constant_features():
     X, y = _blobs(8000, seed=4)
     X = np.column_stack([X, np.full(len(y), 3.0)])
