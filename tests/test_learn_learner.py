@@ -725,15 +725,21 @@ def test_loose_targets_near_one_fit(max_error):
 @pytest.mark.parametrize(
     "n, max_error", [(228, 0.2), (4000, 0.01), (60_000, 0.005), (20_000, 0.001)]
 )
-def test_plan_splits_partition_rows_with_the_certification_share_in_bounds(n, max_error):
+@pytest.mark.parametrize("max_val", [1_000_000, 3_000])
+def test_plan_splits_partition_rows_with_the_certification_share_in_bounds(n, max_error, max_val):
     rng = np.random.default_rng(0)
     y = (rng.random(n) < 0.1).astype(np.int64)
-    cfg = Config(max_error=max_error, max_growth_rows=5_000)
+    cfg = Config(max_error=max_error, max_growth_rows=5_000, max_validation_rows=max_val)
     grow, val, cert = plan_splits(y, 2, cfg, np.random.default_rng(1))
     both = np.concatenate([grow, val, cert])
     assert np.array_equal(np.sort(both), np.arange(n))  # disjoint and nothing lost
     lo, hi = cfg.cert_shares
-    assert lo * n - 2 <= cert.size <= hi * n + 2
+    assert val.size <= max_val + 2
+    assert lo * n - 2 <= cert.size
+    if val.size < max_val - 2:  # below the cap: the certification share is in bounds
+        assert cert.size <= hi * n + 2
+    else:  # validation rows past the cap went to certification
+        assert cert.size > hi * n
     assert grow.size <= max(cfg.max_growth_rows, 0) + 2
     if cfg.max_growth_rows >= (n - cert.size) * cfg.growth_share:
         assert abs(grow.size - cfg.growth_share * (n - cert.size)) <= 2

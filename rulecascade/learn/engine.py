@@ -88,6 +88,9 @@ class Config:
     interval_shares: tuple[float, ...] = (0.25, 0.5, 0.75)  # one-condition candidates: the
     # widest interval per feature and class with growth errors <= share * eps of its rows
     max_growth_rows: int = 300_000
+    max_validation_rows: int = 1_000_000  # past this, validation rows buy little (bounds and
+    # selection are already tight) and cost time and memory in every count: the rest go to
+    # certification, whose test gains power from them at a linear cost
     max_depth: int = 40
     small_rows: int = 0  # fewer rows left after certification: no validation split (0: never)
     start_share: float = 0.5  # share of the certification level put on the start points
@@ -288,10 +291,12 @@ def plan_splits(
     sequences), between 40% and 50% of the rows (``cfg.cert_shares``; the test's power decides
     what can be kept, so it gets more than growth needs). Growth gets ``cfg.growth_share`` (two
     thirds) of the rest, at most ``max_growth_rows`` (more rows buy little there), and
-    validation the remainder; with ``small_rows`` set, on sets with fewer rows left no
+    validation the remainder, at most ``max_validation_rows`` (the rows past it go to
+    certification); with ``small_rows`` set, on sets with fewer rows left no
     validation split is held out: the validation array is the growth array itself, and
     selection works on growth rows (the guarantee comes from certification alone). Without
-    ``certify`` validation gets the certification share too.
+    ``certify`` validation gets the certification share too, up to its cap (the rest is left
+    out: a sample).
     """
     n = y.shape[0]
     if cfg.certify:
@@ -302,10 +307,11 @@ def plan_splits(
             grow, cert = _split(y, n_classes, (rest, c), rng)
             return grow, grow, cert
         g = min(rest * cfg.growth_share, cfg.max_growth_rows / max(n, 1))
-        fr = (g, rest - g, c)
+        v = min(rest - g, cfg.max_validation_rows / max(n, 1))
+        fr = (g, v, 1.0 - g - v)
     else:
         g = min(0.6, cfg.max_growth_rows / max(n, 1))
-        fr = (g, 1.0 - g, 0.0)
+        fr = (g, min(1.0 - g, cfg.max_validation_rows / max(n, 1)), 0.0)
     grow, val, cert = _split(y, n_classes, fr, rng)
     return grow, val, cert
 
