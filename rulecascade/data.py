@@ -9,6 +9,7 @@ Fixed-size-list columns (embeddings) expand into ``name_0 .. name_{d-1}``.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -68,9 +69,8 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
         if suffix in (".parquet", ".pq"):
             df = pl.read_parquet(p)
         elif suffix in (".csv", ".tsv"):
-            df = pl.read_csv(
-                p, separator="\t" if suffix == ".tsv" else ",", infer_schema_length=10000
-            )
+            sep = "\t" if suffix == ".tsv" else ","
+            df = _fix_header(pl.read_csv(p, separator=sep, infer_schema_length=10000), p, sep)
         elif suffix in (".arrow", ".feather", ".ipc"):
             df = pl.read_ipc(p)
         elif suffix == ".npy":
@@ -90,6 +90,21 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     if df.width == 0:
         raise InputError(f"{p}: file has no columns")
     return df
+
+
+def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
+    """Column names as the CSV standard reads the header: polars keeps a quoted header's
+    doubled quotes (``"a""b"`` -> ``a""b``, not ``a"b``; pola-rs/polars#20294)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            names = next(csv.reader(fh, delimiter=sep), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return df
+    if names is None or len(names) != df.width or names == df.columns:
+        return df
+    if len(set(names)) != len(names):  # polars already made duplicate names unique
+        return df
+    return df.rename(dict(zip(df.columns, names)))
 
 
 def _frame_from_array(arr: np.ndarray, names: Sequence[str] | None) -> pl.DataFrame:

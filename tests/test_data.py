@@ -176,3 +176,15 @@ def test_pandas_columns_polars_cannot_hold_are_named():
         as_matrix(base.assign(m=[1, "x", 2]))
     with pytest.raises(InputError, match="duplicate column name.*'a'"):
         as_matrix(pd.concat([base, base], axis=1))
+
+
+def test_csv_header_with_quotes_reads_as_written(tmp_path):
+    # polars keeps a quoted header's doubled quotes; the names must be those written
+    names = ['amt "q"; DROP TABLE t;--', "plain", 'a,b "c"']
+    for suffix, sep in ((".csv", ","), (".tsv", "\t")):
+        path = tmp_path / f"quoted{suffix}"
+        pl.DataFrame({n: [1.0, 2.0] for n in names}).write_csv(path, separator=sep)
+        assert '""' in path.read_text().splitlines()[0]  # the header really is escaped
+        df = read_table(path)
+        assert df.columns == names
+        assert df.get_column(names[0]).to_list() == [1.0, 2.0]
