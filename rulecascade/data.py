@@ -104,7 +104,7 @@ def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
         return df
     if len(set(names)) != len(names):  # polars already made duplicate names unique
         return df
-    return df.rename(dict(zip(df.columns, names)))
+    return df.rename(dict(zip(df.columns, names, strict=True)))
 
 
 def _frame_from_array(arr: np.ndarray, names: Sequence[str] | None) -> pl.DataFrame:
