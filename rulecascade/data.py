@@ -98,7 +98,11 @@ def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             names = next(csv.reader(fh, delimiter=sep), None)
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except UnicodeDecodeError as e:  # polars would put U+FFFD in the names
+        raise InputError(
+            f"{path}: not UTF-8 text (near byte {e.start}); save the file as UTF-8"
+        ) from None
+    except (OSError, csv.Error):
         return df
     if names is None or len(names) != df.width or names == df.columns:
         return df

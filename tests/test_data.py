@@ -188,3 +188,10 @@ def test_csv_header_with_quotes_reads_as_written(tmp_path):
         df = read_table(path)
         assert df.columns == names
         assert df.get_column(names[0]).to_list() == [1.0, 2.0]
+
+
+def test_csv_header_not_utf8_is_refused_by_name(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("caf\xe9,b\n1,2\n".encode("latin-1"))
+    with pytest.raises(InputError, match="latin1.csv: not UTF-8 text"):
+        read_table(path)
