@@ -973,3 +973,42 @@ def test_a_closing_interval_keeps_within_max_rules(max_rules):
     assert res.conditions and len(res.conditions) <= max_rules
     sel = res.report["selection"]
     assert max(sel["lists"] + sel["tail_lists"] + sel["extended_lists"]) <= max_rules
+
+
+def test_a_closing_interval_keeps_the_per_class_budgets():
+    from rulecascade.learn.candidates import Boxes
+    from rulecascade.learn.engine import _close_with_wide, _Pool
+    from rulecascade.learn.select import class_bitsets
+
+    def rows(lo, hi):  # bitset of validation rows lo..hi-1 (128 rows, 2 words)
+        b = np.zeros(128, bool)
+        b[lo:hi] = True
+        return np.packbits(b, bitorder="little").view(np.uint64)
+
+    y_val = np.r_[np.zeros(100, np.int64), np.ones(28, np.int64)]
+    bits = np.stack([rows(0, 50), rows(50, 110)])  # a clean rule, then a wide one: 10 of class 1
+    boxes = Boxes(np.zeros((2, 1, 4), np.uint64), np.zeros(2, np.int64), np.zeros((2, 2), np.int64))
+    pool = _Pool(boxes, bits, np.zeros(2, bool), np.ones(2), np.zeros((2, 2), np.int64), np.ones(2))
+    wide = np.array([False, True])
+    cls = class_bitsets(y_val, 2, 2)
+    ok = lambda *a: True  # noqa: E731 - the union test is not what this checks
+    assert _close_with_wide([0], pool, wide, cls, ok) == [0, 1]
+    assert _close_with_wide([0], pool, wide, cls, ok, {1: 10.0}) == [0, 1]
+    assert _close_with_wide([0], pool, wide, cls, ok, {1: 9.5}) is None
+
+
+@pytest.mark.parametrize("cap", [0.2, 0.02])
+def test_per_class_caps_keep_the_closing_interval_within_them(cap):
+    X, y = _noisy_middle(50000, 0)
+    Xt, yt = _noisy_middle(100000, 1)
+    res, m = _fit_engine(X, y, Config(max_error=0.05, class_caps=((1, cap),)))
+    assert res.certification is not None and res.certification.kept > 0
+    assert res.report["candidates"]["wide"] > 0  # the step runs under caps too
+    hit = m(Xt)
+    cov = hit >= 0
+    assert np.mean(res.labels[hit[cov]] == yt[cov]) >= 0.95
+    answered_wrong = np.sum((yt == 1) & cov & (res.labels[np.maximum(hit, 0)] != 1))
+    assert answered_wrong <= cap * np.sum(yt == 1)
+    if cap == 0.2:  # a cap the closed list keeps: the same rules as without a cap
+        free, _ = _fit_engine(X, y, Config(max_error=0.05))
+        assert res.conditions == free.conditions and len(res.conditions) < 10

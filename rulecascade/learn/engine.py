@@ -560,9 +560,10 @@ def learn_rules(
                 longer, _, _ = pick(level, cfg.tail_prior, ext[level], tight)
                 if len(longer) > len(ext[level]):
                     _add_list(extended, longer)
-    if cfg.wide_shares and cfg.residual_rounds and not cfg.class_caps and cfg.order == "greedy":
+    if cfg.wide_shares and cfg.residual_rounds and cfg.order == "greedy":
         # one wide interval (past the error target on its own) closing a list: the union is
         # what certification tests, and a clean list leaves room for a noisier last region
+        # (within every per-class budget selection keeps)
         t_wide = time.perf_counter()
         n_wide = _add_wide_intervals(
             gen,
@@ -581,7 +582,7 @@ def learn_rules(
             for lst in [*lists, *tails, *extended]:
                 if len(lst) >= cfg.max_rules:  # no room for a closing rule
                     continue
-                closed = _close_with_wide(list(lst), pool, wide, cls_bits, union_ok)
+                closed = _close_with_wide(list(lst), pool, wide, cls_bits, union_ok, budgets)
                 if closed is not None:
                     _add_list(extended, closed)
         timings["wide"] = time.perf_counter() - t_wide
@@ -768,20 +769,34 @@ def _add_wide_intervals(
 
 
 def _close_with_wide(
-    picks: list[int], pool: _Pool, wide: np.ndarray, cls_bits: np.ndarray, union_ok
+    picks: list[int],
+    pool: _Pool,
+    wide: np.ndarray,
+    cls_bits: np.ndarray,
+    union_ok,
+    budgets: dict[int, float] | None = None,
 ) -> list[int] | None:
     """``picks`` plus the wide interval that adds the most validation rows while the union
-    keeps ``union_ok``; None if none does."""
+    keeps ``union_ok`` and, for each class ``c`` in ``budgets``, answers at most
+    ``budgets[c]`` class-c rows with another label; None if none does."""
     if not picks:
         return None
+    budgets = budgets or {}
     bits, labels = pool.bits, pool.boxes.labels
+
+    def wrong_per_class(new: np.ndarray, label: int) -> dict[int, int]:
+        return {c: popcount(new & cls_bits[c]) for c in budgets if c != label}
+
     covered = np.zeros(bits.shape[1], np.uint64)
     cov = err = 0
+    x_c = dict.fromkeys(budgets, 0)
     for q in picks:
         new = bits[q] & ~covered
         n = popcount(new)
         cov += n
         err += n - popcount(new & cls_bits[int(labels[q])])
+        for c, k in wrong_per_class(new, int(labels[q])).items():
+            x_c[c] += k
         covered |= bits[q]
     best, best_n = None, 0
     for w in np.flatnonzero(wide):
@@ -790,8 +805,12 @@ def _close_with_wide(
         if n <= best_n:
             continue
         e = n - popcount(new & cls_bits[int(labels[w])])
-        if union_ok(err + e, cov + n, err, cov):
-            best, best_n = int(w), n
+        if not union_ok(err + e, cov + n, err, cov):
+            continue
+        wrong = wrong_per_class(new, int(labels[w]))
+        if any(x_c[c] + k > budgets[c] for c, k in wrong.items()):
+            continue
+        best, best_n = int(w), n
     return None if best is None else [*picks, best]
 
 
