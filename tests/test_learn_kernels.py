@@ -142,6 +142,9 @@ def test_binning_matches_searchsorted(vals, max_bins):
     e = b.edges[0, : b.n_edges[0]]
     assert np.all(np.diff(e) > 0) and np.all(np.isfinite(e))
     want = np.where(np.isnan(x[:, 0]), MISSING, np.searchsorted(e, x[:, 0], side="left"))
+    half = rows[::2]  # only the given rows are binned, the others read as missing
+    part = b.transform(x, half)
+    assert np.array_equal(part[half], codes[half]) and np.all(part[rows[1::2]] == MISSING)
     assert np.array_equal(codes[:, 0], want)
     assert codes[~np.isnan(x[:, 0]), 0].max(initial=0) < b.n_bins[0] <= max_bins
     # every bin below the last holds its upper edge: thresholds sit between data values
@@ -177,11 +180,14 @@ def test_bin_columns_direct():
     cat_map = np.zeros((2, 8), np.uint8)
     cat_map[1, :] = np.arange(8)
     out = np.empty((4, 2), np.uint8, order="F")
-    bin_columns(
-        values, np.array([0, 1], np.uint8), edges, np.array([2, 0]), cat_map, np.array([0, 3]), out
-    )
+    args = (np.array([0, 1], np.uint8), edges, np.array([2, 0]), cat_map, np.array([0, 3]))
+    bin_columns(values, np.arange(4), *args, out)
     assert out[:, 0].tolist() == [MISSING, 0, 2, 1]
     assert out[:, 1].tolist() == [0, 1, MISSING, MISSING]  # 7 is not a known category
+    # a row subset: those rows binned alike, the others untouched
+    sub = np.full((4, 2), 77, np.uint8, order="F")
+    bin_columns(values, np.array([1, 3]), *args, sub)
+    assert sub[[1, 3]].tolist() == out[[1, 3]].tolist() and (sub[[0, 2]] == 77).all()
 
 
 def _tree_problem(seed, n=400, f=4, c=2):

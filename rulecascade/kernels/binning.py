@@ -17,14 +17,15 @@ MISSING = 255
 
 
 @njit(cache=True, parallel=True)
-def bin_columns(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
-    """Fill ``out[i, j]`` (uint8) with the bin of ``values[i, j]``; parallel over features."""
-    n = values.shape[0]
+def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out):
+    """Fill ``out[i, j]`` (uint8) with the bin of ``values[i, j]`` for each row ``i`` in
+    ``rows`` (other rows of ``out`` are left as they are); parallel over features."""
     n_features = values.shape[1]
     for j in prange(n_features):
         if is_cat[j]:
             m = n_cat_map[j]
-            for i in range(n):
+            for r in range(rows.shape[0]):
+                i = rows[r]
                 v = values[i, j]
                 if np.isnan(v) or v < 0.0 or v >= m:
                     out[i, j] = MISSING
@@ -33,7 +34,8 @@ def bin_columns(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
         else:
             ne = n_edges[j]
             e = edges[j]
-            for i in range(n):
+            for r in range(rows.shape[0]):
+                i = rows[r]
                 v = values[i, j]
                 if np.isnan(v):
                     out[i, j] = MISSING

@@ -83,12 +83,18 @@ class Binner:
             n_bins[j] = e.size + 1
         return cls(np.asarray(is_cat, bool), edges, n_edges, cat_map, n_cat_map, n_bins)
 
-    def transform(self, values: np.ndarray) -> np.ndarray:
-        """uint8 codes, (n_rows, n_features), Fortran order."""
-        out = np.empty(values.shape, dtype=np.uint8, order="F")
-        if values.shape[0] and values.shape[1]:
+    def transform(self, values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """uint8 codes, (n_rows, n_features), Fortran order; with ``rows``, only those rows
+        are binned (the others read as missing)."""
+        if rows is None:
+            out = np.empty(values.shape, dtype=np.uint8, order="F")
+            rows = np.arange(values.shape[0], dtype=np.int64)
+        else:
+            out = np.full(values.shape, MISSING, dtype=np.uint8, order="F")
+        if rows.shape[0] and values.shape[1]:
             bin_columns(
                 np.asfortranarray(values, dtype=np.float64),
+                np.asarray(rows, np.int64),
                 self.is_cat.astype(np.uint8),
                 self.edges,
                 self.n_edges,

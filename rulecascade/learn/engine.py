@@ -404,7 +404,7 @@ def learn_rules(
     t = time.perf_counter()
     fit_rows = grow_rows if shared else np.concatenate([grow_rows, val_rows])
     binner = Binner.fit(values, is_cat, n_categories, fit_rows, cfg.max_bins, rng=rng)
-    codes = binner.transform(values)
+    codes = binner.transform(values, fit_rows)  # certification matches raw values: not binned
     mins, maxs = binner.value_range(values, codes, fit_rows)
     below, above = _gap_tables(binner, mins, maxs)
     no_missing = ~np.any(codes[fit_rows] == 255, axis=0)
