@@ -190,6 +190,8 @@ def widen(
     batch = min(batch, 64)
     done = np.zeros(len(boxes), bool)
     skipped = np.zeros(len(boxes), bool)
+    # margin histograms: one buffer for every round (a fresh one per round cost page faults)
+    hist_buf = np.empty((min(batch, len(boxes)), n_features, 256, n_classes), np.int64)
     for s in range(0, len(boxes), batch):
         sl = np.arange(s, min(s + batch, len(boxes)))
         if s > 0:  # a box inside an already widened box of its label would widen to the same
@@ -208,7 +210,8 @@ def widen(
             sub = np.ascontiguousarray(bm[idx])
             k = sub.shape[0]
             gains = np.zeros(k, np.int64)
-            hist = np.zeros((k, n_features, 256, n_classes), np.int64)
+            hist = hist_buf[:k]
+            hist[:] = 0
             inbox = np.zeros((k, n_classes), np.int64)
             box_margins(codes, y, rows, sub, shares, hist, inbox)
             n_in = inbox.sum(axis=1)
