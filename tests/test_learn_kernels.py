@@ -8,7 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulecascade.kernels.binning import MISSING, bin_columns
-from rulecascade.kernels.boxes import box_bitsets, box_counts, box_margins, widen_step
+from rulecascade.kernels.boxes import (
+    box_bitsets,
+    box_counts,
+    box_margins,
+    margins_init,
+    margins_update,
+    widen_step,
+)
 from rulecascade.kernels.histogram import KIND_CANDIDATE, grow_forest, node_histogram
 from rulecascade.learn.binning import Binner
 from rulecascade.learn.candidates import Boxes, dedupe, widen
@@ -120,6 +127,77 @@ def test_box_margins_match_numpy(p):
             np.add.at(want[b, j], (codes[rows[sel], j], y[rows[sel]]), 1)
     assert np.array_equal(hist, want)
     assert np.array_equal(inbox, [np.bincount(y[rows][inside[b]], minlength=c) for b in range(k)])
+
+
+def _grown(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each box with some bins added and some conditions dropped (a widening step)."""
+    out = masks.copy()
+    for k in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            u = rng.random()
+            if u < 0.2:
+                out[k, j] = ALL
+            elif u < 0.6:
+                for b in [*rng.integers(0, 12, size=3), MISSING if rng.random() < 0.3 else 0]:
+                    out[k, j, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+    return out
+
+
+@SETTINGS
+@given(problems(), st.integers(0, 2**32 - 1))
+def test_margins_update_equals_a_fresh_count(p, seed):
+    # the incremental margins of widening: an update over the rows of the bins a step lets
+    # in gives what counting every row on the grown box gives, violation counts included
+    from rulecascade.learn.candidates import _bin_index
+
+    codes, y, c, masks, rows, _ = p
+    k, f = masks.shape[:2]
+    shares = np.full((f, 256), 1 / 256)
+    slots = np.arange(k)
+    state = [np.zeros((k, rows.size), np.uint16), np.zeros((k, f, 256, c), np.int64)]
+    state.append(np.zeros((k, c), np.int64))
+    margins_init(codes, y, rows, masks, shares, slots, *state)
+    hist = np.zeros((k, f, 256, c), np.int64)
+    inbox = np.zeros((k, c), np.int64)
+    box_margins(codes, y, rows, masks, shares, hist, inbox)
+    assert np.array_equal(state[1], hist) and np.array_equal(state[2], inbox)
+    inside, viol = _inside_np(codes, masks, rows)
+    assert np.array_equal(state[0], viol.sum(axis=2))  # exact, not capped at 2
+    grown = _grown(masks, np.random.default_rng(seed))
+    margins_update(codes, y, rows, masks, grown, slots, *_bin_index(codes, rows), *state)
+    want = [np.zeros_like(x) for x in state]
+    margins_init(codes, y, rows, grown, shares, slots, *want)
+    for got, exp in zip(state, want, strict=True):
+        assert np.array_equal(got, exp)
+
+
+def test_widen_gives_the_same_boxes_with_and_without_incremental_margins(monkeypatch):
+    import rulecascade.learn.candidates as cand
+
+    codes, y = _tree_problem(5, n=4000, f=5)
+    rows = np.arange(0, 4000, 2, dtype=np.int64)
+    seeds = []
+    for i in np.flatnonzero(y[rows] == 0)[:40]:
+        m = np.full((5, 4), ALL)
+        for j in range(3):
+            b = codes[rows[i], j]
+            m[j] = 0
+            m[j, b >> 6] = np.uint64(1) << np.uint64(b & 63)
+        seeds.append(m)
+    before = Boxes(np.stack(seeds), np.zeros(len(seeds), np.int64), np.zeros((len(seeds), 2), int))
+    args = (
+        2,
+        np.full(5, 10),
+        np.zeros(5, bool),
+        np.ones(5, bool),
+        0.02,
+        np.full((5, 256), 1 / 256),
+    )
+    inc = widen(codes, y, rows, before, *args, backoff=0.25)
+    monkeypatch.setattr(cand, "_bin_index", lambda codes, rows: None)  # count afresh each round
+    full = widen(codes, y, rows, before, *args, backoff=0.25)
+    assert np.array_equal(inc.masks, full.masks) and np.array_equal(inc.counts, full.counts)
+    assert not np.array_equal(inc.masks, before.masks)  # the boxes did widen
 
 
 @SETTINGS

@@ -424,3 +424,99 @@ def match_rules(
             cond_set_len,
             set_table,
         )
+
+
+@njit(cache=True, parallel=True)
+def margins_init(codes, y, rows, masks, bin_freq, slots, nv, out_hist, out_in):
+    """What :func:`box_margins` counts, into state slot ``slots[k]`` of box ``k``, plus the
+    exact number of its conditions each row violates, ``nv[slots[k], r]`` (for
+    :func:`margins_update`)."""
+    n_features = codes.shape[1]
+    for k in prange(masks.shape[0]):
+        s = slots[k]
+        feats = np.empty(n_features, np.int64)
+        lut = np.empty((n_features, 256), np.uint8)
+        nf = _prepare(masks, k, bin_freq, feats, lut)
+        out_hist[s] = 0
+        out_in[s] = 0
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            nvr = 0
+            vf = -1
+            for q in range(nf):
+                f = feats[q]
+                if lut[q, codes[i, f]] == 0:
+                    nvr += 1
+                    vf = f
+            nv[s, r] = nvr
+            c = y[i]
+            if nvr == 0:
+                out_in[s, c] += 1
+                for q in range(nf):
+                    f = feats[q]
+                    out_hist[s, f, codes[i, f], c] += 1
+            elif nvr == 1:
+                out_hist[s, vf, codes[i, vf], c] += 1
+
+
+@njit(cache=True, parallel=True)
+def margins_update(codes, y, rows, old, new, slots, order, starts, nv, out_hist, out_in):
+    """Move the state of box ``k`` (slot ``slots[k]``, made by :func:`margins_init`) from mask
+    ``old[k]`` to mask ``new[k]``, which allows every bin ``old[k]`` allows: only the rows in
+    newly allowed bins change, found through ``order[f, starts[f, b]:starts[f, b + 1]]`` (the
+    positions in ``rows`` of the rows in bin ``b`` of feature ``f``). Gives exactly what
+    :func:`margins_init` gives on ``new[k]``."""
+    n_features = codes.shape[1]
+    for k in prange(new.shape[0]):
+        s = slots[k]
+        cur = old[k].copy()
+        feats = np.empty(n_features, np.int64)
+        for f in range(n_features):
+            same = True
+            for w in range(4):
+                if cur[f, w] != new[k, f, w]:
+                    same = False
+            if same:
+                continue
+            added = np.empty(4, np.uint64)
+            for w in range(4):
+                added[w] = new[k, f, w] & ~cur[f, w]
+                cur[f, w] = new[k, f, w]
+            # the constrained features of the mask as it now stands
+            nf = 0
+            for g in range(n_features):
+                for w in range(4):
+                    if cur[g, w] != ALL_ONES:
+                        feats[nf] = g
+                        nf += 1
+                        break
+            for b in range(256):
+                if ((added[b >> 6] >> np.uint64(b & 63)) & np.uint64(1)) == 0:
+                    continue
+                for p in range(starts[f, b], starts[f, b + 1]):
+                    r = order[f, p]
+                    i = rows[r]
+                    c = y[i]
+                    before = nv[s, r]
+                    if before == 1:  # its one violated condition was f: no longer counted there
+                        out_hist[s, f, b, c] -= 1
+                    after = before - 1
+                    nv[s, r] = after
+                    if after == 0:
+                        out_in[s, c] += 1
+                        for q in range(nf):
+                            g = feats[q]
+                            out_hist[s, g, codes[i, g], c] += 1
+                    elif after == 1:
+                        for q in range(nf):
+                            g = feats[q]
+                            cb = codes[i, g]
+                            if ((cur[g, cb >> 6] >> np.uint64(cb & 63)) & np.uint64(1)) == 0:
+                                out_hist[s, g, cb, c] += 1
+                                break
+            unconstrained = True
+            for w in range(4):
+                if cur[f, w] != ALL_ONES:
+                    unconstrained = False
+            if unconstrained:  # a dropped condition: its histogram is no longer read
+                out_hist[s, f] = 0

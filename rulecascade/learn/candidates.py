@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..kernels.boxes import box_counts, box_margins, widen_step
+from ..kernels.boxes import box_counts, box_margins, margins_init, margins_update, widen_step
 from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
 from .binning import Binner
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["Boxes", "Generator", "dedupe", "grow_trees", "interval_candidates", "widen"]
 
 _MEMORY = 64 * 1024 * 1024  # bytes for per-batch kernel outputs
+_UPDATE_SHARE = 0.3  # margins are updated in place when a step lets in at most this share of
+# the rows, else counted afresh (an update visits a row at about 4x the cost of a full count)
 
 
 @dataclass
@@ -190,8 +192,7 @@ def widen(
     batch = min(batch, 64)
     done = np.zeros(len(boxes), bool)
     skipped = np.zeros(len(boxes), bool)
-    # margin histograms: one buffer for every round (a fresh one per round cost page faults)
-    hist_buf = np.empty((min(batch, len(boxes)), n_features, 256, n_classes), np.int64)
+    index = _bin_index(codes, rows)
     for s in range(0, len(boxes), batch):
         sl = np.arange(s, min(s + batch, len(boxes)))
         if s > 0:  # a box inside an already widened box of its label would widen to the same
@@ -206,20 +207,19 @@ def widen(
         last_multi = np.zeros(bm.shape[0], bool)
         prev = bm.copy()
         idx = np.arange(bm.shape[0])
+        margins = _Margins(codes, y, rows, shares, bm.shape[0], n_classes, index)
         for _ in range(max_rounds):
             sub = np.ascontiguousarray(bm[idx])
             k = sub.shape[0]
             gains = np.zeros(k, np.int64)
-            hist = hist_buf[:k]
-            hist[:] = 0
-            inbox = np.zeros((k, n_classes), np.int64)
-            box_margins(codes, y, rows, sub, shares, hist, inbox)
+            hist, inbox = margins.get(idx, sub)
             n_in = inbox.sum(axis=1)
             e_in = n_in - inbox[np.arange(k), bl[idx]]
             broke = last_multi[idx] & (e_in > np.floor(budget_rate * n_in))
             if broke.any():  # undo the joint step; continue one feature at a time
                 bad = idx[broke]
                 bm[bad] = prev[bad]
+                margins.forget(bad)  # a narrower box: counted afresh next round
                 multi[bad] = 0
                 last_multi[bad] = False
                 keep = ~broke
@@ -264,6 +264,92 @@ def widen(
     masks, labels = masks[keep], labels[keep]
     counts = count(codes, y, rows, masks, n_classes, shares)
     return Boxes(masks, labels, counts)
+
+
+def _bin_index(codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per feature, the positions in ``rows`` sorted by bin and where each bin starts (None
+    when that index would take more than ``_MEMORY`` x 4 bytes: margins are then counted
+    afresh every round)."""
+    n_features = codes.shape[1]
+    if n_features * rows.size * 4 > 4 * _MEMORY or rows.size >= 2**31:
+        return None
+    order = np.empty((n_features, rows.size), np.int32)
+    starts = np.zeros((n_features, 257), np.int64)
+    for f in range(n_features):
+        cf = codes[rows, f]
+        order[f] = np.argsort(cf, kind="stable")
+        starts[f, 1:] = np.cumsum(np.bincount(cf, minlength=256))
+    return order, starts
+
+
+class _Margins:
+    """Margin histograms of a batch of boxes, kept from one widening round to the next. A box
+    is counted on every row once; afterwards a step (which only ever adds bins) updates just the
+    rows of the bins it let in. A box whose step was undone is counted afresh."""
+
+    def __init__(self, codes, y, rows, shares, n_boxes, n_classes, index) -> None:
+        n_features = codes.shape[1]
+        self.codes, self.y, self.rows, self.shares, self.index = codes, y, rows, shares, index
+        self.hist = np.zeros((n_boxes, n_features, 256, n_classes), np.int64)
+        self.inbox = np.zeros((n_boxes, n_classes), np.int64)
+        self.nv = np.zeros((n_boxes, rows.size if index is not None else 0), np.uint16)
+        self.cur = np.zeros((n_boxes, n_features, 4), np.uint64)
+        self.known = np.zeros(n_boxes, bool)  # hist/inbox/nv hold the margins of cur
+        if index is not None:
+            self.per_bin = np.diff(index[1], axis=1)  # (F, 256) rows per bin
+
+    def forget(self, idx: np.ndarray) -> None:
+        self.known[idx] = False
+
+    def get(self, idx: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Margins (hist, inbox) of boxes ``idx`` (batch positions) with ``masks``."""
+        k = idx.size
+        if self.index is None:
+            hist = np.zeros((k, *self.hist.shape[1:]), np.int64)
+            inbox = np.zeros((k, self.inbox.shape[1]), np.int64)
+            box_margins(self.codes, self.y, self.rows, masks, self.shares, hist, inbox)
+            return hist, inbox
+        cur = self.cur[idx]
+        grown = self.known[idx] & np.all((cur & ~masks) == 0, axis=(1, 2))
+        changed = np.any(cur != masks, axis=(1, 2))
+        # rows an update would visit: those in the bins the step let in. Visiting one costs a
+        # few times a row of the full count (random access), so past a share of the rows the
+        # box is counted afresh
+        added = np.unpackbits((masks & ~cur).view(np.uint8), axis=-1, bitorder="little")
+        visits = (added.reshape(k, -1, 256) * self.per_bin).sum(axis=(1, 2))
+        cheap = visits <= _UPDATE_SHARE * self.rows.size
+        fresh = np.flatnonzero(~grown | (changed & ~cheap))
+        upd = np.flatnonzero(grown & changed & cheap)
+        if fresh.size:
+            margins_init(
+                self.codes,
+                self.y,
+                self.rows,
+                np.ascontiguousarray(masks[fresh]),
+                self.shares,
+                idx[fresh].astype(np.int64),
+                self.nv,
+                self.hist,
+                self.inbox,
+            )
+        if upd.size:
+            order, starts = self.index
+            margins_update(
+                self.codes,
+                self.y,
+                self.rows,
+                np.ascontiguousarray(cur[upd]),
+                np.ascontiguousarray(masks[upd]),
+                idx[upd].astype(np.int64),
+                order,
+                starts,
+                self.nv,
+                self.hist,
+                self.inbox,
+            )
+        self.cur[idx] = masks
+        self.known[idx] = True
+        return self.hist[idx], self.inbox[idx]
 
 
 def _contained(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarray) -> np.ndarray:
