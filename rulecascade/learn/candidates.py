@@ -63,14 +63,19 @@ class Boxes:
 
 def dedupe(boxes: Boxes) -> Boxes:
     """Drop repeated (box, label) pairs, keeping first occurrences in their original order."""
+    return boxes.take(_first_occurrences(boxes)) if len(boxes) else boxes
+
+
+def _first_occurrences(boxes: Boxes) -> np.ndarray:
+    """Sorted indices of the first occurrence of each (box, label) pair."""
     if len(boxes) == 0:
-        return boxes
+        return np.zeros(0, np.int64)
     flat = np.concatenate(
         [boxes.masks.reshape(len(boxes), -1), boxes.labels[:, None].astype(np.uint64)], axis=1
     )
     view = np.ascontiguousarray(flat).view(np.dtype((np.void, flat.shape[1] * 8))).ravel()
     _, first = np.unique(view, return_index=True)
-    return boxes.take(np.sort(first))
+    return np.sort(first)
 
 
 def grow_trees(
@@ -552,10 +557,16 @@ class Generator:
             )
         else:
             widened = pool
-        # every candidate counted on all the rows (trees counted their own subsample)
-        allb = dedupe(Boxes.concat([widened, cands, extra], n_features, n_classes))
-        if len(allb):
-            allb.counts = count(self.codes, self.y, rows, allb.masks, n_classes, self.shares)
+        # every candidate counted on all the rows (trees counted their own subsample; widening
+        # has counted its boxes on these rows already)
+        merged = Boxes.concat([widened, cands, extra], n_features, n_classes)
+        keep = _first_occurrences(merged)
+        allb = merged.take(keep)
+        recount = np.flatnonzero(keep >= len(widened))
+        if recount.size:
+            allb.counts[recount] = count(
+                self.codes, self.y, rows, allb.masks[recount], n_classes, self.shares
+            )
         timings["widen"] = timings.get("widen", 0.0) + time.perf_counter() - t
         loose = np.zeros(0, bool)
         if len(allb):
