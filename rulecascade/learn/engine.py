@@ -670,11 +670,12 @@ def learn_rules(
         report["timings_s"] = timings
         return result_for(rendered[0], len(rendered[0]["conds"]), None)  # one level: 1.0
     t = time.perf_counter()
+    y_cert = y[cert_rows]
     for r in rendered:
-        r["cm"] = match(values, r["program"], cert_rows)
-    which, k, cert, info = _certify_lists(
-        rendered, y[val_rows], y[cert_rows], cfg, alpha, shared, scale
-    )
+        # only the prefix counts are kept: a first-rule array per list is 8 bytes a row
+        first = match(values, r["program"], cert_rows)
+        r["cert_counts"] = prefix_counts(first, r["labels"], y_cert, cfg.class_caps)
+    which, k, cert, info = _certify_lists(rendered, y[val_rows], y_cert, cfg, alpha, shared, scale)
     timings["certify"] = time.perf_counter() - t
     report["certification"] = info
     report["rules"] = int(k)
@@ -952,7 +953,7 @@ def _certify_lists(
     # sequences start on steps of the lists proper, never in an extended list's tail
     n_start = sum(1 for li, _ in hyps if not rendered[li].get("tail", False)) or len(hyps)
     starts = _start_points(mv[:n_start], ev[:n_start], xv[:n_start], yv, cfg, alpha, scale, shared)
-    mc, ec, xc = at_hyps([prefix_counts(r["cm"], r["labels"], yc, caps) for r in rendered])
+    mc, ec, xc = at_hyps([r["cert_counts"] for r in rendered])
     class_n = [int(np.sum(yc == c)) for c, _ in caps]
     p = sequence_pvalues(mc, ec, xc, class_n, eps, caps)
     # fallback procedure: half the level on the start points validation predicts, half spread
