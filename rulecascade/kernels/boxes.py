@@ -430,7 +430,8 @@ def match_rules(
 def margins_init(codes, y, rows, masks, bin_freq, slots, nv, out_hist, out_in):
     """What :func:`box_margins` counts, into state slot ``slots[k]`` of box ``k``, plus the
     exact number of its conditions each row violates, ``nv[slots[k], r]`` (for
-    :func:`margins_update`)."""
+    :func:`margins_update`). The same loop as :func:`box_margins` without its early exit at a
+    second violated condition: an update needs the exact count, a one-off count does not."""
     n_features = codes.shape[1]
     for k in prange(masks.shape[0]):
         s = slots[k]
