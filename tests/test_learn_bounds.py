@@ -107,6 +107,20 @@ def test_certify_no_rules():
     assert c.kept == 0 and c.covered == 0
 
 
+def _one_rule_list(name: str, first: np.ndarray, yc: np.ndarray) -> dict:
+    """A rendered one-rule list (label 0) for ``_certify_lists``: ``first`` is its first-rule
+    array on validation rows and on certification rows alike."""
+    from rulecascade.learn.bounds import prefix_counts
+
+    labels = np.zeros(1, np.int64)
+    return {
+        "conds": [[name]],
+        "labels": labels,
+        "vm": first,
+        "cert_counts": prefix_counts(first, labels, yc),
+    }
+
+
 def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
     """Two one-rule lists: a strict one covering rows 0..1999, a wider one covering 0..2999.
     Validation is clean; certification has ``cert_errors_wide`` errors in rows 2000..2999."""
@@ -119,10 +133,7 @@ def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
     y[3500:] = 1
     strict = np.where(np.arange(n) < 2000, 0, -1)
     wide = np.where(np.arange(n) < 3000, 0, -1)
-    rendered = [
-        {"conds": [["a"]], "labels": np.zeros(1, np.int64), "vm": strict, "cm": strict},
-        {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
-    ]
+    rendered = [_one_rule_list("a", strict, yc), _one_rule_list("b", wide, yc)]
     cfg = Config(max_error=0.005, confidence=0.95)
     return _certify_lists(rendered, y, yc, cfg, 0.05, False, 1.0)
 
@@ -148,10 +159,7 @@ def test_certify_lists_family_wise_error_is_controlled():
     yv = np.zeros(n, np.int64)  # validation looks clean: starts are optimistic
     for _ in range(trials):
         yc = (rng.random(n) < eps).astype(np.int64)
-        rendered = [
-            {"conds": [["a"]], "labels": np.zeros(1, np.int64), "vm": strict, "cm": strict},
-            {"conds": [["b"]], "labels": np.zeros(1, np.int64), "vm": wide, "cm": wide},
-        ]
+        rendered = [_one_rule_list("a", strict, yc), _one_rule_list("b", wide, yc)]
         _, k, _, _ = _certify_lists(rendered, yv, yc, Config(max_error=eps), 0.05, False, 1.0)
         passes += k > 0
     assert passes > 0  # the boundary is reachable: the test has power to see a broken level
@@ -197,9 +205,7 @@ def test_certify_lists_passes_a_step_validation_ranked_low():
     yc[0:10] = 1
     yc[2000:2010] = 1
     yv[12000:] = yc[12000:] = 1  # uncovered rows of the other class
-    rendered = [
-        {"conds": [["r"]], "labels": np.zeros(1, np.int64), "vm": m, "cm": m} for m in lists
-    ]
+    rendered = [_one_rule_list("r", m, yc) for m in lists]
     li, k, cert, info = _certify_lists(rendered, yv, yc, Config(max_error=0.005), 0.05, False, 1.0)
     assert 3 not in info["start_prefixes"]  # validation did not predict the wide list
     assert (li, k) == (2, 1) and cert.covered == 12000 and cert.errors == 20
