@@ -138,6 +138,7 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
             X = X.to_frame()
         df = _from_pandas(X)
     elif type(X).__module__.startswith("pyarrow"):
+        _unique_names([str(c) for c in getattr(X, "column_names", [])])
         df = pl.from_arrow(X)
         if isinstance(df, pl.Series):
             df = df.to_frame()
@@ -155,14 +156,18 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
     return _expand_lists(df)
 
 
-def _from_pandas(X: Any) -> pl.DataFrame:
-    """A pandas frame as polars; a column polars cannot hold is named with its dtype."""
-    names = [str(c) for c in X.columns]
+def _unique_names(names: list[str]) -> None:
+    """Refuse repeated column names, naming them."""
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise InputError(
             f"duplicate column name(s) {', '.join(map(repr, dup))}: names must be unique"
         )
+
+
+def _from_pandas(X: Any) -> pl.DataFrame:
+    """A pandas frame as polars; a column polars cannot hold is named with its dtype."""
+    _unique_names([str(c) for c in X.columns])
     try:
         return pl.from_pandas(X)
     except Exception as e:  # noqa: BLE001 - find the column and say what is wrong with it

@@ -176,6 +176,8 @@ def test_pandas_columns_polars_cannot_hold_are_named():
         as_matrix(base.assign(m=[1, "x", 2]))
     with pytest.raises(InputError, match="duplicate column name.*'a'"):
         as_matrix(pd.concat([base, base], axis=1))
+    with pytest.raises(InputError, match="duplicate column name.*'a'"):
+        as_matrix(pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["a", "a"]))
 
 
 def test_csv_header_with_quotes_reads_as_written(tmp_path):
