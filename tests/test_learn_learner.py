@@ -1012,3 +1012,19 @@ def test_per_class_caps_keep_the_closing_interval_within_them(cap):
     if cap == 0.2:  # a cap the closed list keeps: the same rules as without a cap
         free, _ = _fit_engine(X, y, Config(max_error=0.05))
         assert res.conditions == free.conditions and len(res.conditions) < 10
+
+
+def test_validation_rows_past_the_cap_go_to_certification():
+    # the engine on a split where the validation cap binds: the rows past it are certified on,
+    # none is lost, and the rules still hold on fresh rows
+    X, y = _noisy_middle(40_000, 0)
+    Xt, yt = _noisy_middle(100_000, 1)
+    res, m = _fit_engine(X, y, Config(max_error=0.05, max_validation_rows=3_000))
+    rows = res.report["rows"]
+    assert abs(rows["validation"] - 3_000) <= 2
+    assert rows["growth"] + rows["validation"] + rows["certification"] == 40_000
+    assert rows["certification"] > 0.5 * 40_000  # more than its usual share
+    assert res.certification is not None and res.certification.kept > 0
+    hit = m(Xt)
+    cov = hit >= 0
+    assert cov.mean() > 0.5 and np.mean(res.labels[hit[cov]] == yt[cov]) >= 0.95
