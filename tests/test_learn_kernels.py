@@ -12,7 +12,6 @@ from rulecascade.kernels.boxes import (
     box_bitsets,
     box_counts,
     box_margins,
-    margins_init,
     margins_update,
     widen_step,
 )
@@ -114,9 +113,11 @@ def test_box_margins_match_numpy(p):
     codes, y, c, masks, rows, _ = p
     shares = np.full((codes.shape[1], 256), 1 / 256)
     k, f = masks.shape[:2]
-    hist = np.zeros((k, f, 256, c), np.int64)
-    inbox = np.zeros((k, c), np.int64)
-    box_margins(codes, y, rows, masks, shares, hist, inbox)
+    hist = np.full((k, f, 256, c), -1, np.int64)  # the kernel clears its slots
+    inbox = np.full((k, c), -1, np.int64)
+    box_margins(
+        codes, y, rows, masks, shares, np.arange(k), np.zeros((k, 0), np.uint16), hist, inbox
+    )
     inside, viol = _inside_np(codes, masks, rows)
     constrained = ~np.all(masks == ALL, axis=2)
     want = np.zeros_like(hist)
@@ -156,17 +157,17 @@ def test_margins_update_equals_a_fresh_count(p, seed):
     slots = np.arange(k)
     state = [np.zeros((k, rows.size), np.uint16), np.zeros((k, f, 256, c), np.int64)]
     state.append(np.zeros((k, c), np.int64))
-    margins_init(codes, y, rows, masks, shares, slots, *state)
+    box_margins(codes, y, rows, masks, shares, slots, *state)  # exact violation counts
     hist = np.zeros((k, f, 256, c), np.int64)
     inbox = np.zeros((k, c), np.int64)
-    box_margins(codes, y, rows, masks, shares, hist, inbox)
+    box_margins(codes, y, rows, masks, shares, slots, np.zeros((k, 0), np.uint16), hist, inbox)
     assert np.array_equal(state[1], hist) and np.array_equal(state[2], inbox)
     inside, viol = _inside_np(codes, masks, rows)
     assert np.array_equal(state[0], viol.sum(axis=2))  # exact, not capped at 2
     grown = _grown(masks, np.random.default_rng(seed))
     margins_update(codes, y, rows, masks, grown, slots, *_bin_index(codes, rows), *state)
     want = [np.zeros_like(x) for x in state]
-    margins_init(codes, y, rows, grown, shares, slots, *want)
+    box_margins(codes, y, rows, grown, shares, slots, *want)
     for got, exp in zip(state, want, strict=True):
         assert np.array_equal(got, exp)
 

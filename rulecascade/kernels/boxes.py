@@ -76,38 +76,48 @@ def box_counts(codes, y, rows, masks, bin_freq, out):
 
 
 @njit(cache=True, parallel=True)
-def box_margins(codes, y, rows, masks, bin_freq, out_hist, out_in):
+def box_margins(codes, y, rows, masks, bin_freq, slots, nv, out_hist, out_in):
     """Class counts per bin of each constrained feature ``f`` of the rows that satisfy every
-    condition of box ``k`` except possibly the one on ``f``.
+    condition of box ``k`` except possibly the one on ``f``, into slot ``slots[k]`` (cleared
+    first).
 
-    ``out_hist[k, f, b, c]`` (rows inside the box are counted under every constrained feature,
-    rows violating only ``f`` under ``f``); ``out_in[k, c]``: rows inside the box. This is what
-    widening (relax one side) and simplification (drop one condition) need, in one pass.
+    ``out_hist[s, f, b, c]`` (rows inside the box are counted under every constrained feature,
+    rows violating only ``f`` under ``f``); ``out_in[s, c]``: rows inside the box. This is what
+    widening (relax one side) and simplification (drop one condition) need, in one pass. With
+    ``nv`` of shape ``(slots, len(rows))``, ``nv[s, r]`` receives the exact number of conditions
+    row ``r`` violates (what :func:`margins_update` starts from); with an empty ``nv`` (shape
+    ``(slots, 0)``) a row is dropped at its second violated condition, which is faster.
     """
     n_features = codes.shape[1]
+    exact = nv.shape[1] > 0
     for k in prange(masks.shape[0]):
+        s = slots[k]
         feats = np.empty(n_features, np.int64)
         lut = np.empty((n_features, 256), np.uint8)
         nf = _prepare(masks, k, bin_freq, feats, lut)
+        out_hist[s] = 0
+        out_in[s] = 0
         for r in range(rows.shape[0]):
             i = rows[r]
-            nv = 0
+            n_viol = 0
             vf = -1
             for q in range(nf):
                 f = feats[q]
                 if lut[q, codes[i, f]] == 0:
-                    nv += 1
+                    n_viol += 1
                     vf = f
-                    if nv >= 2:
+                    if not exact and n_viol >= 2:
                         break
-            if nv == 0:
-                c = y[i]
-                out_in[k, c] += 1
+            if exact:
+                nv[s, r] = n_viol
+            c = y[i]
+            if n_viol == 0:
+                out_in[s, c] += 1
                 for q in range(nf):
                     f = feats[q]
-                    out_hist[k, f, codes[i, f], c] += 1
-            elif nv == 1:
-                out_hist[k, vf, codes[i, vf], y[i]] += 1
+                    out_hist[s, f, codes[i, f], c] += 1
+            elif n_viol == 1:
+                out_hist[s, vf, codes[i, vf], c] += 1
 
 
 @njit(cache=True)
@@ -346,48 +356,6 @@ def first_box(codes, masks, out):
                 break
 
 
-@njit(cache=True)
-def _first_rule(
-    values,
-    i,
-    rule_start,
-    cond_feature,
-    cond_is_cat,
-    cond_low,
-    cond_high,
-    cond_set_start,
-    cond_set_len,
-    set_table,
-):
-    """Index of the first rule that row ``i`` of ``values`` satisfies; -1 if none."""
-    for r in range(rule_start.shape[0] - 1):
-        ok = True
-        for q in range(rule_start[r], rule_start[r + 1]):
-            v = values[i, cond_feature[q]]
-            if np.isnan(v):
-                ok = False
-                break
-            if cond_is_cat[q]:
-                if v < 0.0 or v >= cond_set_len[q]:
-                    ok = False
-                    break
-                if set_table[cond_set_start[q] + np.int64(v)] == 0:
-                    ok = False
-                    break
-            else:
-                lo = cond_low[q]
-                hi = cond_high[q]
-                if not np.isnan(lo) and not (v > lo):
-                    ok = False
-                    break
-                if not np.isnan(hi) and not (v <= hi):
-                    ok = False
-                    break
-        if ok:
-            return r
-    return -1
-
-
 @njit(cache=True, parallel=True)
 def match_rules(
     values,
@@ -411,62 +379,45 @@ def match_rules(
     ``x`` is an integer category code and ``set_table[cond_set_start[q] + x]`` must be 1 (codes
     outside ``0..cond_set_len[q]-1``, e.g. unseen -1, fail). Missing (NaN) fails every condition.
     """
+    n_rules = rule_start.shape[0] - 1
     for j in prange(rows.shape[0]):
-        out[j] = _first_rule(
-            values,
-            rows[j],
-            rule_start,
-            cond_feature,
-            cond_is_cat,
-            cond_low,
-            cond_high,
-            cond_set_start,
-            cond_set_len,
-            set_table,
-        )
-
-
-@njit(cache=True, parallel=True)
-def margins_init(codes, y, rows, masks, bin_freq, slots, nv, out_hist, out_in):
-    """What :func:`box_margins` counts, into state slot ``slots[k]`` of box ``k``, plus the
-    exact number of its conditions each row violates, ``nv[slots[k], r]`` (for
-    :func:`margins_update`). The same loop as :func:`box_margins` without its early exit at a
-    second violated condition: an update needs the exact count, a one-off count does not."""
-    n_features = codes.shape[1]
-    for k in prange(masks.shape[0]):
-        s = slots[k]
-        feats = np.empty(n_features, np.int64)
-        lut = np.empty((n_features, 256), np.uint8)
-        nf = _prepare(masks, k, bin_freq, feats, lut)
-        out_hist[s] = 0
-        out_in[s] = 0
-        for r in range(rows.shape[0]):
-            i = rows[r]
-            nvr = 0
-            vf = -1
-            for q in range(nf):
-                f = feats[q]
-                if lut[q, codes[i, f]] == 0:
-                    nvr += 1
-                    vf = f
-            nv[s, r] = nvr
-            c = y[i]
-            if nvr == 0:
-                out_in[s, c] += 1
-                for q in range(nf):
-                    f = feats[q]
-                    out_hist[s, f, codes[i, f], c] += 1
-            elif nvr == 1:
-                out_hist[s, vf, codes[i, vf], c] += 1
+        i = rows[j]
+        out[j] = -1
+        for r in range(n_rules):
+            ok = True
+            for q in range(rule_start[r], rule_start[r + 1]):
+                v = values[i, cond_feature[q]]
+                if np.isnan(v):
+                    ok = False
+                    break
+                if cond_is_cat[q]:
+                    if v < 0.0 or v >= cond_set_len[q]:
+                        ok = False
+                        break
+                    if set_table[cond_set_start[q] + np.int64(v)] == 0:
+                        ok = False
+                        break
+                else:
+                    lo = cond_low[q]
+                    hi = cond_high[q]
+                    if not np.isnan(lo) and not (v > lo):
+                        ok = False
+                        break
+                    if not np.isnan(hi) and not (v <= hi):
+                        ok = False
+                        break
+            if ok:
+                out[j] = r
+                break
 
 
 @njit(cache=True, parallel=True)
 def margins_update(codes, y, rows, old, new, slots, order, starts, nv, out_hist, out_in):
-    """Move the state of box ``k`` (slot ``slots[k]``, made by :func:`margins_init`) from mask
-    ``old[k]`` to mask ``new[k]``, which allows every bin ``old[k]`` allows: only the rows in
-    newly allowed bins change, found through ``order[f, starts[f, b]:starts[f, b + 1]]`` (the
-    positions in ``rows`` of the rows in bin ``b`` of feature ``f``). Gives exactly what
-    :func:`margins_init` gives on ``new[k]``."""
+    """Move the state of box ``k`` (slot ``slots[k]``, made by :func:`box_margins` with exact
+    violation counts) from mask ``old[k]`` to mask ``new[k]``, which allows every bin
+    ``old[k]`` allows: only the rows in newly allowed bins change, found through
+    ``order[f, starts[f, b]:starts[f, b + 1]]`` (the positions in ``rows`` of the rows in bin
+    ``b`` of feature ``f``). Gives exactly what :func:`box_margins` gives on ``new[k]``."""
     n_features = codes.shape[1]
     for k in prange(new.shape[0]):
         s = slots[k]

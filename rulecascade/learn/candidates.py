@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..kernels.boxes import box_counts, box_margins, margins_init, margins_update, widen_step
+from ..kernels.boxes import box_counts, box_margins, margins_update, widen_step
 from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
 from .binning import Binner
 
@@ -290,29 +290,35 @@ def _bin_index(codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
 class _Margins:
     """Margin histograms of a batch of boxes, kept from one widening round to the next. A box
     is counted on every row once; afterwards a step (which only ever adds bins) updates just the
-    rows of the bins it let in. A box whose step was undone is counted afresh."""
+    rows of the bins it let in. A box whose step was undone is counted afresh. Without a bin
+    index (``index`` None) every round counts every row."""
 
     def __init__(self, codes, y, rows, shares, n_boxes, n_classes, index) -> None:
-        n_features = codes.shape[1]
         self.codes, self.y, self.rows, self.shares, self.index = codes, y, rows, shares, index
-        self.hist = np.zeros((n_boxes, n_features, 256, n_classes), np.int64)
+        self.shape = (codes.shape[1], 256, n_classes)
+        if index is None:
+            return
+        self.hist = np.zeros((n_boxes, *self.shape), np.int64)
         self.inbox = np.zeros((n_boxes, n_classes), np.int64)
-        self.nv = np.zeros((n_boxes, rows.size if index is not None else 0), np.uint16)
-        self.cur = np.zeros((n_boxes, n_features, 4), np.uint64)
+        self.nv = np.zeros((n_boxes, rows.size), np.uint16)
+        self.cur = np.zeros((n_boxes, codes.shape[1], 4), np.uint64)
         self.known = np.zeros(n_boxes, bool)  # hist/inbox/nv hold the margins of cur
-        if index is not None:
-            self.per_bin = np.diff(index[1], axis=1)  # (F, 256) rows per bin
+        self.per_bin = np.diff(index[1], axis=1)  # (F, 256) rows per bin
 
     def forget(self, idx: np.ndarray) -> None:
-        self.known[idx] = False
+        if self.index is not None:
+            self.known[idx] = False
 
     def get(self, idx: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Margins (hist, inbox) of boxes ``idx`` (batch positions) with ``masks``."""
         k = idx.size
         if self.index is None:
-            hist = np.zeros((k, *self.hist.shape[1:]), np.int64)
-            inbox = np.zeros((k, self.inbox.shape[1]), np.int64)
-            box_margins(self.codes, self.y, self.rows, masks, self.shares, hist, inbox)
+            hist = np.empty((k, *self.shape), np.int64)
+            inbox = np.empty((k, self.shape[2]), np.int64)
+            no_counts = np.zeros((k, 0), np.uint16)  # rows stop at a second violation
+            slots = np.arange(k)
+            args = (self.codes, self.y, self.rows, masks, self.shares, slots, no_counts)
+            box_margins(*args, hist, inbox)
             return hist, inbox
         cur = self.cur[idx]
         grown = self.known[idx] & np.all((cur & ~masks) == 0, axis=(1, 2))
@@ -326,7 +332,7 @@ class _Margins:
         fresh = np.flatnonzero(~grown | (changed & ~cheap))
         upd = np.flatnonzero(grown & changed & cheap)
         if fresh.size:
-            margins_init(
+            box_margins(
                 self.codes,
                 self.y,
                 self.rows,
