@@ -22,7 +22,15 @@ from .binning import Binner
 if TYPE_CHECKING:
     from .engine import Config
 
-__all__ = ["Boxes", "Generator", "dedupe", "grow_trees", "interval_candidates", "widen"]
+__all__ = [
+    "Boxes",
+    "Generator",
+    "dedupe",
+    "first_occurrences",
+    "grow_trees",
+    "interval_candidates",
+    "widen",
+]
 
 _MEMORY = 64 * 1024 * 1024  # bytes for per-batch kernel outputs
 _UPDATE_SHARE = 0.3  # margins are updated in place when a step lets in at most this share of
@@ -63,10 +71,10 @@ class Boxes:
 
 def dedupe(boxes: Boxes) -> Boxes:
     """Drop repeated (box, label) pairs, keeping first occurrences in their original order."""
-    return boxes.take(_first_occurrences(boxes)) if len(boxes) else boxes
+    return boxes.take(first_occurrences(boxes)) if len(boxes) else boxes
 
 
-def _first_occurrences(boxes: Boxes) -> np.ndarray:
+def first_occurrences(boxes: Boxes) -> np.ndarray:
     """Sorted indices of the first occurrence of each (box, label) pair."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
@@ -566,7 +574,7 @@ class Generator:
         # every candidate counted on all the rows (trees counted their own subsample; widening
         # has counted its boxes on these rows already)
         merged = Boxes.concat([widened, cands, extra], n_features, n_classes)
-        keep = _first_occurrences(merged)
+        keep = first_occurrences(merged)
         allb = merged.take(keep)
         recount = np.flatnonzero(keep >= len(widened))
         if recount.size:

@@ -33,6 +33,7 @@ from .candidates import (
     Generator,
     bin_shares,
     count,
+    first_occurrences,
     interval_candidates,
 )
 from .select import bitsets, class_bitsets, popcount, select_greedy
@@ -705,15 +706,11 @@ class _Pool:
 
     def unseen(self, new: Boxes, ok: np.ndarray) -> np.ndarray:
         """Indices of the ``new`` boxes with ``ok`` that the pool (and earlier ones) lack."""
-        old = self.boxes
-        seen = {_box_key(old.masks[i], old.labels[i]) for i in range(len(old))}
-        keep = []
-        for i in np.flatnonzero(ok):
-            key = _box_key(new.masks[i], new.labels[i])
-            if key not in seen:
-                keep.append(int(i))
-                seen.add(key)
-        return np.asarray(keep, np.int64)
+        cand = np.flatnonzero(ok)
+        n_old = len(self.boxes)
+        merged = Boxes.concat([self.boxes, new.take(cand)], new.masks.shape[1], new.counts.shape[1])
+        first = first_occurrences(merged)
+        return cand[first[first >= n_old] - n_old].astype(np.int64)
 
     def extend(
         self,
@@ -866,10 +863,6 @@ def _class_bits(
     if "class_bits" not in cache:
         cache["class_bits"] = class_bitsets(gen.y[val_rows], gen.n_classes, pool.bits.shape[1])
     return cache["class_bits"]
-
-
-def _box_key(mask: np.ndarray, label) -> bytes:
-    return np.ascontiguousarray(mask).tobytes() + int(label).to_bytes(8, "little")
 
 
 def _add_list(lists: list[np.ndarray], picks: list[int]) -> None:
