@@ -85,8 +85,7 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure becomes one clear line
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"{p}: cannot read as {suffix.lstrip('.')}: {msg}") from None
+        raise InputError(f"{p}: cannot read as {suffix.lstrip('.')}: {_first_line(e)}") from None
     if df.width == 0:
         raise InputError(f"{p}: file has no columns")
     return df
@@ -156,6 +155,12 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
     return _expand_lists(df)
 
 
+def _first_line(e: BaseException) -> str:
+    """An exception's first message line (its type name when it has no message)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def _unique_names(names: list[str]) -> None:
     """Refuse repeated column names, naming them."""
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -171,17 +176,16 @@ def _from_pandas(X: Any) -> pl.DataFrame:
     try:
         return pl.from_pandas(X)
     except Exception as e:  # noqa: BLE001 - find the column and say what is wrong with it
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         for col in X.columns:
             try:
                 pl.from_pandas(X[[col]])
             except Exception as ce:  # noqa: BLE001
-                msg = str(ce).strip().splitlines()[0] if str(ce).strip() else type(ce).__name__
                 raise InputError(
-                    f"column {str(col)!r} (pandas dtype {X[col].dtype}) cannot be read: {msg}; "
+                    f"column {str(col)!r} (pandas dtype {X[col].dtype}) cannot be read: "
+                    f"{_first_line(ce)}; "
                     "features must be numbers, booleans or strings (one type per column)"
                 ) from None
-        raise InputError(f"cannot read the pandas frame: {first}") from None
+        raise InputError(f"cannot read the pandas frame: {_first_line(e)}") from None
 
 
 def _as_series_values(v: Any) -> Any:

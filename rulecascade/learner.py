@@ -107,10 +107,11 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     grown and qualified on the growth and validation rows each list leaves, where a box needs
     to be clean only outside the rules before it, extend the lists, and a one-condition
     interval noisier than ``max_error`` on its own may close a list when the union stays within
-    the target; the extended lists are tested after the others, like the tails. Certification, on rows selection never saw, walks the
-    prefixes of the strictest list and then the wider prefixes of the others (Learn-then-Test,
-    run as a fallback procedure), testing ``error on covered rows <= max_error`` and every
-    per-class cap, and keeps the furthest step that holds. When nothing qualifies or
+    the target; the extended lists are tested after the others, like the tails.
+    Certification, on rows selection never saw, walks the prefixes of the strictest list and
+    then the wider prefixes of the others (Learn-then-Test, run as a fallback procedure),
+    testing ``error on covered rows <= max_error`` and every per-class cap, and keeps the
+    furthest step that holds. When nothing qualifies or
     certifies, ``fit`` warns (:class:`NoRulesWarning`) and the rule set is empty.
 
     Parameters
