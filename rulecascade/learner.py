@@ -37,6 +37,7 @@ from rules_export import (
 
 from . import data as _data
 from . import evaluate as _evaluate
+from .kernels.dispatch import DEVICES, select_device
 from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
 from .learn.projection import fit_lda, fit_pca, project
 
@@ -167,6 +168,12 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
     n_jobs : int or None, default=None
         Threads for the numba kernels (None / -1: all). Results do not depend on it.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where the row passes of the fit run (binning, validation counts, selection bitsets,
+        certification matching): ``"cuda"``, their numba.cuda twins on a GPU; ``"auto"``, the
+        GPU when numba.cuda finds one and there are at least 100,000 rows. Candidate growth
+        and widening run on the CPU. Results do not depend on it: the twins give the same
+        counts, so the same rule file.
 
     Attributes
     ----------
@@ -199,6 +206,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         "fallback": [None, HasMethods(["fit", "predict"])],
         "random_state": ["random_state"],
         "n_jobs": [None, Integral],
+        "device": [StrOptions(set(DEVICES))],
     }
 
     def __init__(
@@ -222,6 +230,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         fallback: Any = None,
         random_state: Any = None,
         n_jobs: int | None = None,
+        device: str = "auto",
     ):
         self.max_error = max_error
         self.confidence = confidence
@@ -241,6 +250,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self.fallback = fallback
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.device = device
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -419,6 +429,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             max_bins=int(self.max_bins),
             certify=bool(self.certify),
             residual_rounds=1 if self.sequential else 0,
+            device=select_device(self.device, fm.n_rows),
         )
         self._names = fm.names
         self._kinds = fm.kinds
@@ -441,6 +452,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self._program = compile_rules(res.conditions, n_cats)
         self._rule_labels = res.labels.astype(np.int64)
         self.report_ = dict(res.report)
+        self.report_["device"] = cfg.device
         self.report_["rules"] = len(res.conditions)
         counts = np.bincount(y_idx, minlength=n_classes)
         capped = {c for c, _ in caps}
@@ -598,7 +610,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     def _json_params(self) -> dict:
         out = {}
         for k, v in self.get_params(deep=False).items():
-            if k == "n_jobs":  # threads never change the result: keep the bytes identical
+            if k in ("n_jobs", "device"):  # never change the result: keep the bytes identical
                 continue
             if k == "random_state" and not isinstance(v, (int, type(None))):
                 v = repr(type(v).__name__)

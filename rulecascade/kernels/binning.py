@@ -16,41 +16,45 @@ from numba import njit, prange
 MISSING = 255
 
 
+def bin_value(v, is_cat, e, ne, cat_map_row, m):
+    """The bin code of one value ``v`` of a feature (see the module docstring): numeric, the
+    number of its ``ne`` edges ``e`` strictly below ``v``; categorical, ``cat_map_row[v]`` for
+    codes ``0 <= v < m``. Plain Python: the CPU and GPU kernels compile this one body."""
+    if v != v:  # NaN (missing)
+        return MISSING
+    if is_cat:
+        if v < 0.0 or v >= m:
+            return MISSING
+        return cat_map_row[int(v)]
+    if ne == 0:
+        return 0
+    # branchless lower bound: the number of edges strictly below v
+    base = 0
+    n = ne
+    while n > 1:
+        half = n >> 1
+        base = base + half if e[base + half] < v else base
+        n -= half
+    return base + (1 if e[base] < v else 0)
+
+
+_bin_value = njit(cache=True)(bin_value)
+
+
 @njit(cache=True, parallel=True)
 def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out):
     """Fill ``out[i, j]`` (uint8) with the bin of ``values[i, j]`` for each row ``i`` in
     ``rows`` (other rows of ``out`` are left as they are); parallel over features."""
     n_features = values.shape[1]
     for j in prange(n_features):
-        if is_cat[j]:
-            m = n_cat_map[j]
-            for r in range(rows.shape[0]):
-                i = rows[r]
-                v = values[i, j]
-                if np.isnan(v) or v < 0.0 or v >= m:
-                    out[i, j] = MISSING
-                else:
-                    out[i, j] = cat_map[j, np.int64(v)]
-        else:
-            ne = n_edges[j]
-            e = edges[j]
-            for r in range(rows.shape[0]):
-                i = rows[r]
-                v = values[i, j]
-                if np.isnan(v):
-                    out[i, j] = MISSING
-                    continue
-                if ne == 0:
-                    out[i, j] = 0
-                    continue
-                # branchless lower bound: the number of edges strictly below v
-                base = 0
-                m = ne
-                while m > 1:
-                    half = m >> 1
-                    base = base + half if e[base + half] < v else base
-                    m -= half
-                out[i, j] = base + (1 if e[base] < v else 0)
+        c = is_cat[j]
+        ne = n_edges[j]
+        e = edges[j]
+        cm = cat_map[j]
+        m = n_cat_map[j]
+        for r in range(rows.shape[0]):
+            i = rows[r]
+            out[i, j] = _bin_value(values[i, j], c, e, ne, cm, m)
 
 
 @njit(cache=True, parallel=True)

@@ -56,6 +56,46 @@ def _prepare(masks, k, bin_freq, feats, lut):
     return nf
 
 
+def box_holds(codes, i, feats, lut, q0, q1):
+    """Whether row ``i`` of ``codes`` satisfies conditions ``q0:q1``: condition ``q`` reads
+    feature ``feats[q]`` and allows bin ``b`` when ``lut[q, b]`` is 1.
+
+    Plain Python on purpose: compiled here with ``numba.njit`` and in :mod:`.boxes_cuda` as a
+    CUDA device function, so the CPU and GPU kernels test a row with one body."""
+    for q in range(q0, q1):
+        if lut[q, codes[i, feats[q]]] == 0:
+            return False
+    return True
+
+
+_holds = njit(cache=True)(box_holds)
+
+
+@njit(cache=True)
+def box_condition_counts(masks, out):
+    """``out[k]``: the number of constrained features (conditions) of box ``k``."""
+    feats = np.empty(masks.shape[1], np.int64)
+    for k in range(masks.shape[0]):
+        out[k] = _constrained(masks, k, feats)
+
+
+@njit(cache=True, parallel=True)
+def box_conditions(masks, bin_freq, box_start, cond_feature, lut):
+    """Every box's conditions as flat arrays: box ``k`` owns conditions
+    ``box_start[k]:box_start[k + 1]`` (most selective first, as the CPU kernels order them),
+    condition ``q`` reads feature ``cond_feature[q]`` and allows bin ``b`` when ``lut[q, b]``."""
+    n_features = masks.shape[1]
+    for k in prange(masks.shape[0]):
+        feats = np.empty(n_features, np.int64)
+        own = np.empty((n_features, 256), np.uint8)
+        nf = _prepare(masks, k, bin_freq, feats, own)
+        s = box_start[k]
+        for q in range(nf):
+            cond_feature[s + q] = feats[q]
+            for b in range(256):
+                lut[s + q, b] = own[q, b]
+
+
 @njit(cache=True, parallel=True)
 def box_counts(codes, y, rows, masks, bin_freq, out):
     """``out[k, c]`` += rows of class ``c`` (among ``rows``) inside box ``k``."""
@@ -66,12 +106,7 @@ def box_counts(codes, y, rows, masks, bin_freq, out):
         nf = _prepare(masks, k, bin_freq, feats, lut)
         for r in range(rows.shape[0]):
             i = rows[r]
-            ok = True
-            for q in range(nf):
-                if lut[q, codes[i, feats[q]]] == 0:
-                    ok = False
-                    break
-            if ok:
+            if _holds(codes, i, feats, lut, 0, nf):
                 out[k, y[i]] += 1
 
 
@@ -324,12 +359,7 @@ def box_bitsets(codes, rows, masks, bin_freq, out_bits):
         nf = _prepare(masks, k, bin_freq, feats, lut)
         for r in range(rows.shape[0]):
             i = rows[r]
-            ok = True
-            for q in range(nf):
-                if lut[q, codes[i, feats[q]]] == 0:
-                    ok = False
-                    break
-            if ok:
+            if _holds(codes, i, feats, lut, 0, nf):
                 out_bits[k, r >> 6] |= np.uint64(1) << np.uint64(r & 63)
 
 
@@ -356,6 +386,51 @@ def first_box(codes, masks, out):
                 break
 
 
+def match_rule_row(
+    values,
+    i,
+    rule_start,
+    cond_feature,
+    cond_is_cat,
+    cond_low,
+    cond_high,
+    cond_set_start,
+    cond_set_len,
+    set_table,
+):
+    """First rule whose conditions hold on row ``i`` of ``values``; -1 if none (see
+    :func:`match_rules`). Plain Python: the CPU and GPU kernels compile this one body."""
+    for r in range(rule_start.shape[0] - 1):
+        ok = True
+        for q in range(rule_start[r], rule_start[r + 1]):
+            v = values[i, cond_feature[q]]
+            if v != v:  # NaN (missing)
+                ok = False
+                break
+            if cond_is_cat[q]:
+                if v < 0.0 or v >= cond_set_len[q]:
+                    ok = False
+                    break
+                if set_table[cond_set_start[q] + int(v)] == 0:
+                    ok = False
+                    break
+            else:
+                lo = cond_low[q]
+                hi = cond_high[q]
+                if lo == lo and not (v > lo):  # NaN: open side
+                    ok = False
+                    break
+                if hi == hi and not (v <= hi):
+                    ok = False
+                    break
+        if ok:
+            return r
+    return -1
+
+
+_match_rule_row = njit(cache=True)(match_rule_row)
+
+
 @njit(cache=True, parallel=True)
 def match_rules(
     values,
@@ -379,36 +454,19 @@ def match_rules(
     ``x`` is an integer category code and ``set_table[cond_set_start[q] + x]`` must be 1 (codes
     outside ``0..cond_set_len[q]-1``, e.g. unseen -1, fail). Missing (NaN) fails every condition.
     """
-    n_rules = rule_start.shape[0] - 1
     for j in prange(rows.shape[0]):
-        i = rows[j]
-        out[j] = -1
-        for r in range(n_rules):
-            ok = True
-            for q in range(rule_start[r], rule_start[r + 1]):
-                v = values[i, cond_feature[q]]
-                if np.isnan(v):
-                    ok = False
-                    break
-                if cond_is_cat[q]:
-                    if v < 0.0 or v >= cond_set_len[q]:
-                        ok = False
-                        break
-                    if set_table[cond_set_start[q] + np.int64(v)] == 0:
-                        ok = False
-                        break
-                else:
-                    lo = cond_low[q]
-                    hi = cond_high[q]
-                    if not np.isnan(lo) and not (v > lo):
-                        ok = False
-                        break
-                    if not np.isnan(hi) and not (v <= hi):
-                        ok = False
-                        break
-            if ok:
-                out[j] = r
-                break
+        out[j] = _match_rule_row(
+            values,
+            rows[j],
+            rule_start,
+            cond_feature,
+            cond_is_cat,
+            cond_low,
+            cond_high,
+            cond_set_start,
+            cond_set_len,
+            set_table,
+        )
 
 
 @njit(cache=True, parallel=True)

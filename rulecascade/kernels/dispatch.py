@@ -61,3 +61,13 @@ def select_device(device: str = "auto", n_rows: int | None = None) -> str:
     if cuda_simulated() or (n_rows is not None and n_rows < AUTO_CUDA_MIN_ROWS):
         return "cpu"
     return "cuda" if cuda_available() else "cpu"
+
+
+def twin(kernel, device: str):
+    """``kernel`` itself on ``"cpu"``; on ``"cuda"`` its numba.cuda twin of the same name and
+    contract (:mod:`.boxes_cuda`, imported only then)."""
+    if device == "cpu":
+        return kernel
+    from . import boxes_cuda
+
+    return getattr(boxes_cuda, getattr(kernel, "py_func", kernel).__name__)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.binning import MISSING, bin_columns, bin_value_range
+from ..kernels.dispatch import twin
 
 __all__ = ["MISSING", "Binner"]
 
@@ -83,16 +84,18 @@ class Binner:
             n_bins[j] = e.size + 1
         return cls(np.asarray(is_cat, bool), edges, n_edges, cat_map, n_cat_map, n_bins)
 
-    def transform(self, values: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def transform(
+        self, values: np.ndarray, rows: np.ndarray | None = None, device: str = "cpu"
+    ) -> np.ndarray:
         """uint8 codes, (n_rows, n_features), Fortran order; with ``rows``, only those rows
-        are binned (the others read as missing)."""
+        are binned (the others read as missing); ``device``: "cpu" or "cuda"."""
         if rows is None:
             out = np.empty(values.shape, dtype=np.uint8, order="F")
             rows = np.arange(values.shape[0], dtype=np.int64)
         else:
             out = np.full(values.shape, MISSING, dtype=np.uint8, order="F")
         if rows.shape[0] and values.shape[1]:
-            bin_columns(
+            twin(bin_columns, device)(
                 np.asfortranarray(values, dtype=np.float64),
                 np.asarray(rows, np.int64),
                 self.is_cat.astype(np.uint8),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..kernels.boxes import box_counts, box_margins, margins_update, widen_step
+from ..kernels.dispatch import twin
 from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
 from .binning import Binner
 
@@ -160,13 +161,13 @@ def bin_shares(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def count(codes, y, rows, masks, n_classes, shares=None) -> np.ndarray:
-    """Class counts (K, C) of ``rows`` inside each box."""
+def count(codes, y, rows, masks, n_classes, shares=None, device: str = "cpu") -> np.ndarray:
+    """Class counts (K, C) of ``rows`` inside each box (``device``: "cpu" or "cuda")."""
     out = np.zeros((masks.shape[0], n_classes), np.int64)
     if masks.shape[0] and rows.size:
         if shares is None:
             shares = np.full((codes.shape[1], 256), 1.0 / 256)
-        box_counts(codes, y, rows, np.ascontiguousarray(masks), shares, out)
+        twin(box_counts, device)(codes, y, rows, np.ascontiguousarray(masks), shares, out)
     return out
 
 
@@ -579,7 +580,7 @@ class Generator:
         recount = np.flatnonzero(keep >= len(widened))
         if recount.size:
             allb.counts[recount] = count(
-                self.codes, self.y, rows, allb.masks[recount], n_classes, self.shares
+                self.codes, self.y, rows, allb.masks[recount], n_classes, self.shares, cfg.device
             )
         timings["widen"] = timings.get("widen", 0.0) + time.perf_counter() - t
         loose = np.zeros(0, bool)

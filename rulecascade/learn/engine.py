@@ -15,6 +15,7 @@ import numpy as np
 from scipy import stats
 
 from ..kernels.boxes import first_box, match_rules
+from ..kernels.dispatch import twin
 from .binning import Binner
 from .bounds import (
     Certification,
@@ -101,6 +102,8 @@ class Config:
     wide_shares: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)  # one-condition intervals at these
     # error rates (x max_error) may close a list when the union stays within the target (with
     # the second round on: the rules then read as a list, not each clean on its own)
+    device: str = "cpu"  # where the row passes of binning, validation, selection and
+    # certification run: "cpu" or "cuda" (the numba.cuda twins; same counts, same rules)
     residual_rounds: int = 1  # rounds of candidates grown and validated on the rows each
     # list leaves (sequential covering), extending the lists; the extended lists are tested
     # after the others, like the tails
@@ -270,15 +273,17 @@ def compile_rules(conditions: list[list[NumCond | CatCond]], n_categories: np.nd
     )
 
 
-def match(values: np.ndarray, program, rows: np.ndarray | None = None) -> np.ndarray:
+def match(
+    values: np.ndarray, program, rows: np.ndarray | None = None, device: str = "cpu"
+) -> np.ndarray:
     """First matching rule per row of ``values`` (float64, categorical as codes), or per row
-    of ``values`` listed in ``rows`` (read in place, not copied); -1 if none."""
+    of ``values`` listed in ``rows`` (read in place on the CPU, not copied); -1 if none."""
     if rows is None:
         rows = np.arange(values.shape[0], dtype=np.int64)
     out = np.empty(rows.shape[0], np.int64)
     if rows.shape[0]:
         vals = values if values.dtype == np.float64 else values.astype(np.float64)
-        match_rules(vals, np.asarray(rows, np.int64), *program, out)
+        twin(match_rules, device)(vals, np.asarray(rows, np.int64), *program, out)
     return out
 
 
@@ -405,7 +410,9 @@ def learn_rules(
     t = time.perf_counter()
     fit_rows = grow_rows if shared else np.concatenate([grow_rows, val_rows])
     binner = Binner.fit(values, is_cat, n_categories, fit_rows, cfg.max_bins, rng=rng)
-    codes = binner.transform(values, fit_rows)  # certification matches raw values: not binned
+    codes = binner.transform(
+        values, fit_rows, cfg.device
+    )  # certification matches raw values: not binned
     mins, maxs = binner.value_range(values, codes, fit_rows)
     below, above = _gap_tables(binner, mins, maxs)
     no_missing = ~np.any(codes[fit_rows] == 255, axis=0)
@@ -455,7 +462,7 @@ def learn_rules(
 
     # --- validate ----------------------------------------------------------------------------
     t = time.perf_counter()
-    vcounts = count(codes, y32, val_rows, allb.masks, n_classes, shares)
+    vcounts = count(codes, y32, val_rows, allb.masks, n_classes, shares, cfg.device)
     vn = vcounts.sum(axis=1)
     vk = vcounts[np.arange(len(allb)), allb.labels] if len(allb) else np.zeros(0, np.int64)
     vbound = precision_lower_bound(vk, vn, conf) if len(allb) else np.zeros(0)
@@ -471,7 +478,7 @@ def learn_rules(
     # --- select ------------------------------------------------------------------------------
     t = time.perf_counter()
     qb = allb.take(qual)
-    bits = bitsets(codes, val_rows, qb.masks, shares)
+    bits = bitsets(codes, val_rows, qb.masks, shares, cfg.device)
     n_val_c = np.bincount(y[val_rows], minlength=n_classes)
     # union: certification must be likely to pass. Rescale the union's validation counts to the
     # certification split, make its errors pessimistic (selection favours rules whose
@@ -652,9 +659,9 @@ def learn_rules(
         # the rendered thresholds keep the binned partition on growth and validation rows
         fb = np.empty(fit_rows.size, np.int64)
         first_box(np.asfortranarray(codes[fit_rows]), np.ascontiguousarray(r["masks"]), fb)
-        if not np.array_equal(match(values, r["program"], fit_rows), fb):
+        if not np.array_equal(match(values, r["program"], fit_rows, cfg.device), fb):
             raise AssertionError("internal error: rendered thresholds change the partition")
-        gcounts = count(codes, y32, grow_rows, r["masks"][:k], n_classes, shares)
+        gcounts = count(codes, y32, grow_rows, r["masks"][:k], n_classes, shares, cfg.device)
         return Learned(
             r["conds"][:k],
             r["labels"][:k],
@@ -674,7 +681,7 @@ def learn_rules(
     y_cert = y[cert_rows]
     for r in rendered:
         # only the prefix counts are kept: a first-rule array per list is 8 bytes a row
-        first = match(values, r["program"], cert_rows)
+        first = match(values, r["program"], cert_rows, cfg.device)
         r["cert_counts"] = prefix_counts(first, r["labels"], y_cert, cfg.class_caps)
     which, k, cert, info = _certify_lists(rendered, y[val_rows], y_cert, cfg, alpha, shared, scale)
     timings["certify"] = time.perf_counter() - t
@@ -756,12 +763,12 @@ def _add_wide_intervals(
     )
     if not len(new):
         return 0
-    vc = count(gen.codes, gen.y, val_rows, new.masks, gen.n_classes, gen.shares)
+    vc = count(gen.codes, gen.y, val_rows, new.masks, gen.n_classes, gen.shares, gen.cfg.device)
     vb = precision_lower_bound(vc[np.arange(len(new)), new.labels], vc.sum(axis=1), conf)
     q = pool.unseen(new, vb >= 1.0 - rule_eps)
     if q.size:
         add = new.take(q)
-        bits = bitsets(gen.codes, val_rows, add.masks, gen.shares)
+        bits = bitsets(gen.codes, val_rows, add.masks, gen.shares, gen.cfg.device)
         pool.extend(add, bits, np.ones(q.size, bool), vb[q], vc[q], vb[q])
     return int(q.size)
 
@@ -840,7 +847,7 @@ def _residual_candidates(
     new, loose, _ = gen.run(rg, {})  # its growing time is the second round's
     if not len(new):
         return 0
-    vc = count(gen.codes, gen.y, rv, new.masks, gen.n_classes, gen.shares)
+    vc = count(gen.codes, gen.y, rv, new.masks, gen.n_classes, gen.shares, gen.cfg.device)
     vn = vc.sum(axis=1)
     vk = vc[np.arange(len(new)), new.labels]
     vb = precision_lower_bound(vk, vn, conf)
@@ -848,7 +855,7 @@ def _residual_candidates(
     if q.size == 0:
         return 0
     add = new.take(q)
-    bits = bitsets(gen.codes, val_rows, add.masks, gen.shares)
+    bits = bitsets(gen.codes, val_rows, add.masks, gen.shares, gen.cfg.device)
     cls_bits = _class_bits(gen, val_rows, pool, cache)
     full = np.array([[popcount(b & c) for c in cls_bits] for b in bits], np.int64)
     full_bound = precision_lower_bound(full[np.arange(q.size), add.labels], full.sum(axis=1), conf)

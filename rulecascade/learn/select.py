@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from ..kernels.boxes import box_bitsets
+from ..kernels.dispatch import twin
 
 __all__ = ["bitsets", "class_bitsets", "popcount", "select_greedy"]
 
@@ -22,14 +23,17 @@ else:  # numpy < 2
         return int(np.unpackbits(np.ascontiguousarray(a).view(np.uint8)).sum())
 
 
-def bitsets(codes: np.ndarray, rows: np.ndarray, masks: np.ndarray, shares=None) -> np.ndarray:
-    """(K, ceil(len(rows)/64)) uint64: which of ``rows`` each box covers."""
+def bitsets(
+    codes: np.ndarray, rows: np.ndarray, masks: np.ndarray, shares=None, device: str = "cpu"
+) -> np.ndarray:
+    """(K, ceil(len(rows)/64)) uint64: which of ``rows`` each box covers (``device``: "cpu"
+    or "cuda")."""
     words = (rows.shape[0] + 63) // 64
     out = np.zeros((masks.shape[0], max(words, 1)), np.uint64)
     if masks.shape[0] and rows.size:
         if shares is None:
             shares = np.full((codes.shape[1], 256), 1.0 / 256)
-        box_bitsets(codes, rows, np.ascontiguousarray(masks), shares, out)
+        twin(box_bitsets, device)(codes, rows, np.ascontiguousarray(masks), shares, out)
     return out
 
 

@@ -1,0 +1,237 @@
+"""GPU twins (numba.cuda) of the box kernels fit spends its row passes in: ``box_counts``,
+``box_bitsets`` and ``match_rules`` of :mod:`.boxes`, ``bin_columns`` of :mod:`.binning`.
+
+Same arguments, same results (exact integers, so the rule files a fit writes are the same on
+either device). A row is tested by the very function the CPU kernel uses (``box_holds``,
+``match_rule_row``, ``bin_value``, compiled here as CUDA device functions). Boxes are first
+flattened on the CPU into condition arrays (:func:`.boxes.box_conditions`: feature and allowed-bin
+table per condition, in the CPU kernels' order).
+
+``box_counts``: one block per (box, tile of rows); threads add hits into per-block class counters
+in shared memory, then into ``out`` with one atomic add per class. ``box_bitsets``: one thread per
+(box, 64-row word). ``match_rules``: one thread per row; ``bin_columns``: one per value; both on chunks of rows
+gathered on the host (the feature matrix is never copied whole to the device).
+
+``numba.cuda`` is imported on first use only (importing rulecascade never needs CUDA); under
+``NUMBA_ENABLE_CUDASIM=1`` the kernels run in numba's simulator, which the tests use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from .binning import bin_value
+from .boxes import box_condition_counts, box_conditions, box_holds, match_rule_row
+from .dispatch import cuda_simulated
+
+# threads per block (32 in numba's simulator, which runs every thread as a Python thread: the
+# results do not depend on it)
+THREADS = 32 if cuda_simulated() else 256
+TILE_ROWS = THREADS * 32  # rows one block of ``box_counts`` scans for one box
+SHARED_CLASSES = 256  # classes counted in shared memory (more: atomics straight into ``out``)
+CHUNK_ROWS = 1 << 18  # rows gathered and sent per launch by ``match_rules`` / ``bin_columns``
+
+_lock = threading.Lock()
+_kernels: dict[str, Any] = {}
+# numba.cuda and the device functions, bound on first use. Module globals on purpose: the
+# kernels read them as globals, and numba's simulator swaps the ``cuda`` a kernel sees through
+# the kernel function's globals.
+cuda: Any = None
+holds: Any = None
+first_rule: Any = None
+bin_one: Any = None
+int64: Any = None
+uint64: Any = None
+
+
+def _counts(codes, y, rows, box_start, cond_feature, lut, n_tiles, out):
+    b = cuda.blockIdx.x
+    k = b // n_tiles
+    r0 = (b % n_tiles) * TILE_ROWS
+    r1 = r0 + TILE_ROWS
+    if r1 > rows.shape[0]:  # (no min(): numba.cuda mis-types it here)
+        r1 = rows.shape[0]
+    tid = cuda.threadIdx.x
+    step = cuda.blockDim.x
+    n_classes = out.shape[1]
+    shared = n_classes <= SHARED_CLASSES
+    sh = cuda.shared.array(SHARED_CLASSES, int64)
+    if shared:
+        c = tid
+        while c < n_classes:
+            sh[c] = 0
+            c += step
+        cuda.syncthreads()
+    q0 = box_start[k]
+    q1 = box_start[k + 1]
+    r = r0 + tid
+    while r < r1:
+        i = rows[r]
+        if holds(codes, i, cond_feature, lut, q0, q1):
+            if shared:
+                cuda.atomic.add(sh, y[i], 1)
+            else:
+                cuda.atomic.add(out, (k, y[i]), 1)
+        r += step
+    if shared:
+        cuda.syncthreads()
+        c = tid
+        while c < n_classes:
+            if sh[c] != 0:
+                cuda.atomic.add(out, (k, c), sh[c])
+            c += step
+
+
+def _bitsets(codes, rows, box_start, cond_feature, lut, out):
+    g = cuda.grid(1)
+    words = out.shape[1]
+    if g < out.shape[0] * words:
+        k = g // words
+        w = g - k * words
+        q0 = box_start[k]
+        q1 = box_start[k + 1]
+        r0 = w * 64
+        r1 = r0 + 64
+        if r1 > rows.shape[0]:
+            r1 = rows.shape[0]
+        word = uint64(0)
+        for r in range(r0, r1):
+            if holds(codes, rows[r], cond_feature, lut, q0, q1):
+                word |= uint64(1) << uint64(r - r0)
+        out[k, w] = word
+
+
+def _match(values, rule_start, cond_feature, cond_is_cat, cond_low, cond_high, cs, cl, st, out):
+    j = cuda.grid(1)
+    if j < values.shape[0]:
+        out[j] = first_rule(
+            values, j, rule_start, cond_feature, cond_is_cat, cond_low, cond_high, cs, cl, st
+        )
+
+
+def _binning(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
+    g = cuda.grid(1)
+    n = values.shape[0]
+    if g < n * values.shape[1]:
+        j = g // n
+        i = g - j * n
+        out[i, j] = bin_one(values[i, j], is_cat[j], edges[j], n_edges[j], cat_map[j], n_cat_map[j])
+
+
+KERNELS = {"counts": _counts, "bitsets": _bitsets, "match": _match, "binning": _binning}
+
+
+def bind_device_functions() -> None:
+    """Bind ``numba.cuda`` and compile the shared row bodies as CUDA device functions."""
+    global cuda, holds, first_rule, bin_one, int64, uint64
+    if cuda is None:
+        from numba import cuda as _cuda
+        from numba import int64 as _int64
+        from numba import uint64 as _uint64
+
+        holds = _cuda.jit(device=True)(box_holds)
+        first_rule = _cuda.jit(device=True)(match_rule_row)
+        bin_one = _cuda.jit(device=True)(bin_value)
+        int64, uint64 = _int64, _uint64
+        cuda = _cuda
+
+
+def _kernel(name: str) -> Any:
+    with _lock:
+        if not _kernels:
+            bind_device_functions()
+            _kernels.update({k: cuda.jit(f) for k, f in KERNELS.items()})
+        return _kernels[name]
+
+
+def _conditions(masks: np.ndarray, bin_freq: np.ndarray):
+    """Device copies of every box's conditions (``box_start``, ``cond_feature``, ``lut``)."""
+    masks = np.ascontiguousarray(masks)
+    n_conds = np.zeros(masks.shape[0], np.int64)
+    box_condition_counts(masks, n_conds)
+    box_start = np.zeros(masks.shape[0] + 1, np.int64)
+    np.cumsum(n_conds, out=box_start[1:])
+    total = int(box_start[-1])
+    cond_feature = np.zeros(max(total, 1), np.int64)
+    lut = np.zeros((max(total, 1), 256), np.uint8)
+    box_conditions(masks, np.ascontiguousarray(bin_freq, np.float64), box_start, cond_feature, lut)
+    return tuple(cuda.to_device(a) for a in (box_start, cond_feature, lut))
+
+
+def _codes(codes: np.ndarray) -> Any:
+    return cuda.to_device(np.asfortranarray(codes))
+
+
+def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
+    """Same contract as :func:`.boxes.box_counts`: ``out[k, c]`` += rows of class ``c``
+    (among ``rows``) inside box ``k``."""
+    n_boxes, n_rows = masks.shape[0], rows.shape[0]
+    if n_boxes == 0 or n_rows == 0:
+        return
+    kernel = _kernel("counts")
+    cond = _conditions(masks, bin_freq)
+    d_out = cuda.to_device(np.zeros(out.shape, np.int64))
+    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
+    kernel[n_boxes * n_tiles, THREADS](
+        _codes(codes),
+        cuda.to_device(np.ascontiguousarray(y, np.int32)),
+        cuda.to_device(np.ascontiguousarray(rows, np.int64)),
+        *cond,
+        n_tiles,
+        d_out,
+    )
+    out += d_out.copy_to_host()
+
+
+def box_bitsets(codes, rows, masks, bin_freq, out_bits) -> None:
+    """Same contract as :func:`.boxes.box_bitsets`: ``out_bits[k]`` |= the bitset over
+    positions in ``rows`` of the rows inside box ``k``."""
+    n_boxes, n_rows = masks.shape[0], rows.shape[0]
+    if n_boxes == 0 or n_rows == 0:
+        return
+    kernel = _kernel("bitsets")
+    cond = _conditions(masks, bin_freq)
+    d_out = cuda.device_array(out_bits.shape, np.uint64)
+    n_threads = out_bits.shape[0] * out_bits.shape[1]
+    kernel[(n_threads + THREADS - 1) // THREADS, THREADS](
+        _codes(codes), cuda.to_device(np.ascontiguousarray(rows, np.int64)), *cond, d_out
+    )
+    out_bits |= d_out.copy_to_host()
+
+
+def match_rules(values, rows, *program_and_out) -> None:
+    """Same contract as :func:`.boxes.match_rules` (the program's eight arrays, then ``out``)."""
+    *program, out = program_and_out
+    if rows.shape[0] == 0:
+        return
+    kernel = _kernel("match")
+    d_prog = tuple(cuda.to_device(np.ascontiguousarray(a)) for a in program)
+    for s in range(0, rows.shape[0], CHUNK_ROWS):
+        part = rows[s : s + CHUNK_ROWS]
+        d_vals = cuda.to_device(np.asfortranarray(values[part], np.float64))
+        d_out = cuda.device_array(part.shape[0], np.int64)
+        kernel[(part.shape[0] + THREADS - 1) // THREADS, THREADS](d_vals, *d_prog, d_out)
+        out[s : s + part.shape[0]] = d_out.copy_to_host()
+
+
+def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out) -> None:
+    """Same contract as :func:`.binning.bin_columns`: ``out[i, j]`` = the bin of
+    ``values[i, j]`` for each row ``i`` in ``rows`` (other rows left as they are)."""
+    n_rows, n_features = rows.shape[0], values.shape[1]
+    if n_rows == 0 or n_features == 0:
+        return
+    kernel = _kernel("binning")
+    tables = tuple(
+        cuda.to_device(np.ascontiguousarray(a))
+        for a in (is_cat, edges, n_edges, cat_map, n_cat_map)
+    )
+    for s in range(0, n_rows, CHUNK_ROWS):
+        part = rows[s : s + CHUNK_ROWS]
+        d_vals = cuda.to_device(np.asfortranarray(values[part], np.float64))
+        d_out = cuda.device_array((part.shape[0], n_features), np.uint8, order="F")
+        n_threads = part.shape[0] * n_features
+        kernel[(n_threads + THREADS - 1) // THREADS, THREADS](d_vals, *tables, d_out)
+        out[part] = d_out.copy_to_host()
