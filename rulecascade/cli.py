@@ -25,6 +25,7 @@ from rules_export import RuleSet, RuleSetError
 from rules_export.reference import InputError
 
 from . import __version__, progress
+from .kernels.dispatch import DeviceError
 
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
@@ -613,6 +614,14 @@ def _match_label(text: str, y: np.ndarray, column: str) -> Any:
     "order), or keep every rule clean on its own.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the fit's row passes run: cuda = numba.cuda on a GPU (same rule file); "
+    "auto = the GPU when one is present and there are 100k rows or more.",
+)
 @click.option("-o", "--out", required=True, type=click.Path(), help="Rule file to write (JSON).")
 @QUIET
 @_guard
@@ -630,6 +639,7 @@ def fit(
     keep_inputs: bool,
     sequential: bool,
     seed: int | None,
+    device: str,
     out: str,
     quiet: bool,
 ) -> None:
@@ -681,6 +691,7 @@ def fit(
         keep_inputs=keep_inputs,
         sequential=sequential,
         random_state=seed,
+        device=device,
     )
     with (
         progress.task(f"fitting rules on {df.height:,} rows", quiet=quiet),
@@ -691,6 +702,8 @@ def fit(
             learner.fit(X, y)
         except ValueError as e:  # InputError, and the learner's checks of the labels
             raise CliError(f"{data}: {_one_line(e)}") from None
+        except DeviceError as e:
+            raise CliError(f"--device {device}: {_one_line(e)}") from None
     for w in caught:
         click.echo(f"warning: {_one_line(w.message)}", err=True)
     rules = learner.rules_

@@ -117,6 +117,29 @@ def test_other_seed_is_a_difference(fitted, data, tmp_path):
     assert res.stdout.rstrip().endswith("different (exit 1)")
 
 
+def test_fit_device_option(fitted, data, tmp_path, monkeypatch):
+    """--device cpu writes the default fit's bytes; --device cuda without a GPU is exit 2."""
+    from rulecascade.kernels import dispatch
+
+    out, _ = fitted
+    cpu = tmp_path / "cpu.json"
+    run(
+        "fit", data["path"], "--target", TARGET, "--drop", "model_pred",
+        "--max-error", "0.01", "--seed", "3", "--device", "cpu", "-o", cpu,
+    )  # fmt: skip
+    assert cpu.read_bytes() == out.read_bytes()
+    monkeypatch.setattr(dispatch, "cuda_available", lambda: False)
+    msg = fails("fit", data["path"], "--target", TARGET, "--device", "cuda", "-o", tmp_path / "g")
+    assert "--device cuda" in msg and "no usable GPU" in msg
+    assert not (tmp_path / "g").exists()
+    assert (
+        "'gpu' is not one of"
+        in CliRunner()
+        .invoke(main, ["fit", str(data["path"]), "--target", TARGET, "--device", "gpu", "-o", "x"])
+        .output
+    )
+
+
 def test_fidelity_mode_per_class_caps_and_categorical(data, tmp_path):
     out = tmp_path / "fid.json"
     res = run(

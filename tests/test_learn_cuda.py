@@ -232,3 +232,23 @@ PTX = """
 def test_cuda_kernels_compile_to_ptx_for_real_gpus():
     out = _run(PTX, {"CUDA_HOME": _nvcc_home() or "", "NUMBA_ENABLE_CUDASIM": "0"})
     assert "ptx ok" in out
+
+
+def test_gpu_fit_benchmark_runs_in_simulator(tmp_path):
+    """The GPU benchmark script itself (a GPU session runs it for the README)."""
+    out = tmp_path / "gpu_fit.md"
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "gpu_fit.py"),
+        "--rows=1500",
+        "--features=4",
+        "--warm-rows=300",
+        "--max-error=0.05",
+        f"--out={out}",
+    ]
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    text = out.read_text()
+    assert "numba CUDA simulator" in text and "byte-identical" in text
+    assert "| validate |" in text and "| whole fit |" in text
