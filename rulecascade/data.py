@@ -31,7 +31,11 @@ _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ip
 
 @dataclass(frozen=True)
 class FeatureMatrix:
-    """Rows x features in float64 (Fortran order), with each column's kind and categories."""
+    """Rows x features in float64 (Fortran order), with each column's kind and categories.
+
+    Encoded with ``compact=True`` (fitting), the values are float32 when every column holds
+    exactly there (float32, booleans, small integers, category codes): the same numbers in
+    half the memory."""
 
     names: tuple[str, ...]
     kinds: tuple[str, ...]
@@ -236,10 +240,10 @@ def _numeric(s: pl.Series) -> np.ndarray:
     if not (s.dtype.is_numeric()):
         raise InputError(f"column {s.name!r} is {s.dtype} but is used as a numeric feature")
     if (s.dtype.is_float() or s.dtype.is_integer()) and s.null_count() == 0:
-        # no nulls to fill: numpy converts (exactly as a cast would) without polars' per-call
-        # query overhead, which dominates batches of a few rows
-        a = s.to_numpy()
-        return a if a.dtype == np.float64 else a.astype(np.float64)
+        # no nulls to fill: numpy converts (exactly as a cast would, when the caller assigns
+        # it into the float matrix) without polars' per-call query overhead, which dominates
+        # batches of a few rows
+        return s.to_numpy()
     return s.cast(pl.Float64).fill_null(np.nan).to_numpy()
 
 
@@ -257,20 +261,47 @@ def _strings(s: pl.Series) -> pl.Series:
     )
 
 
+_EXACT_INT = 1 << 24  # integers up to this magnitude are exact in float32
+_FLOAT32_EXACT = (pl.Float32, pl.Boolean, pl.Null, pl.Int8, pl.Int16, pl.UInt8, pl.UInt16)
+
+
+def _exact_in_float32(s: pl.Series, kind: str, categories: Sequence[str] | None) -> bool:
+    """Whether every value of column ``s`` (as encoded) is exact in float32."""
+    if kind != NUMERIC:
+        n_codes = len(categories) if categories is not None else s.n_unique()
+        return n_codes <= _EXACT_INT
+    if s.dtype in _FLOAT32_EXACT:
+        return True
+    if s.dtype.is_integer():
+        if s.null_count() == s.len():
+            return True
+        return -_EXACT_INT <= s.min() and s.max() <= _EXACT_INT  # type: ignore[operator]
+    return False
+
+
 def encode(
     df: pl.DataFrame,
     names: Sequence[str],
     kinds: Mapping[str, str],
     categories: Mapping[str, Sequence[str]] | None = None,
+    compact: bool = False,
 ) -> FeatureMatrix:
-    """Encode the named columns; learn sorted categories unless ``categories`` are given."""
+    """Encode the named columns; learn sorted categories unless ``categories`` are given.
+    ``compact``: float32 values when every column is exact there (else float64)."""
     missing = [n for n in names if n not in df.columns]
     if missing:
         raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}"
         )
     n = df.height
-    values = np.empty((n, len(names)), dtype=np.float64, order="F")
+    known_cats = categories or {}
+    dtype = (
+        np.float32
+        if compact
+        and all(_exact_in_float32(df.get_column(c), kinds[c], known_cats.get(c)) for c in names)
+        else np.float64
+    )
+    values = np.empty((n, len(names)), dtype=dtype, order="F")
     cats_out: dict[str, tuple[str, ...]] = {}
     for j, name in enumerate(names):
         s = df.get_column(name)
@@ -302,12 +333,22 @@ def encode(
     return FeatureMatrix(tuple(names), tuple(kinds[n] for n in names), values, cats_out)
 
 
+def _array_exact_in_float32(X: np.ndarray) -> bool:
+    if X.dtype == np.float32 or X.dtype.kind == "b" or X.dtype.itemsize <= 2:
+        return True
+    if X.dtype.kind in "iu":
+        return X.size == 0 or (-_EXACT_INT <= int(X.min()) and int(X.max()) <= _EXACT_INT)
+    return False
+
+
 def as_matrix(
     X: Any,
     feature_names: Sequence[str] | None = None,
     categorical: Sequence[str] = (),
+    compact: bool = False,
 ) -> FeatureMatrix:
-    """Encode any input for fitting: every column is a feature (kinds inferred)."""
+    """Encode any input for fitting: every column is a feature (kinds inferred).
+    ``compact``: float32 values when every column is exact there (see :func:`encode`)."""
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiub" and not categorical:
         names = (
             tuple(feature_names)
@@ -316,12 +357,11 @@ def as_matrix(
         )
         if len(names) != X.shape[1]:
             raise InputError(f"array has {X.shape[1]} columns but {len(names)} names were given")
-        return FeatureMatrix(
-            names, (NUMERIC,) * len(names), np.asfortranarray(X, dtype=np.float64), {}
-        )
+        dtype = np.float32 if compact and _array_exact_in_float32(X) else np.float64
+        return FeatureMatrix(names, (NUMERIC,) * len(names), np.asfortranarray(X, dtype=dtype), {})
     df = to_polars(X, feature_names)
     kinds = infer_kinds(df, categorical)
-    return encode(df, df.columns, kinds)
+    return encode(df, df.columns, kinds, compact=compact)
 
 
 def as_labels(y: Any, n_rows: int | None = None) -> np.ndarray:
@@ -362,8 +402,8 @@ def fingerprint(fm: FeatureMatrix, y: np.ndarray) -> str:
     """A content hash of features and labels (sha256, hex), recorded in the rule set."""
     h = hashlib.sha256()
     h.update(repr((fm.names, fm.kinds, sorted(fm.categories.items()))).encode())
-    for s in range(0, fm.values.shape[0], 1 << 16):  # the row-major bytes, in blocks
-        h.update(np.ascontiguousarray(fm.values[s : s + (1 << 16)]))
+    for s in range(0, fm.values.shape[0], 1 << 16):  # the row-major float64 bytes, in blocks
+        h.update(np.ascontiguousarray(fm.values[s : s + (1 << 16)], dtype=np.float64))
     h.update(repr(y.dtype).encode())
     h.update(
         np.ascontiguousarray(y).tobytes() if y.dtype.kind != "O" else repr(y.tolist()).encode()

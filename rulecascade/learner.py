@@ -272,14 +272,14 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         categorical = tuple(self.categorical or ())
         if _is_frame_like(X):
             X, has_names = self._named_frame(X)
-            fm = _data.as_matrix(X, categorical=categorical)
+            fm = _data.as_matrix(X, categorical=categorical, compact=True)
         else:
             arr = self._array(X, fit=True)
             has_names = False
             if arr.dtype.kind == "O" or categorical:
-                fm = _data.as_matrix(_data.to_polars(arr), categorical=categorical)
+                fm = _data.as_matrix(_data.to_polars(arr), categorical=categorical, compact=True)
             else:
-                fm = _data.as_matrix(arr)
+                fm = _data.as_matrix(arr, compact=True)
         if fm.n_rows == 0:
             raise ValueError(
                 f"Found array with 0 sample(s) (shape=(0, {fm.n_features})) while a minimum "
@@ -474,7 +474,8 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self._prior = counts / counts.sum()
         self._majority = int(np.argmax(counts))
         if self.fallback is not None:
-            self.fallback_ = clone(self.fallback).fit(fm.values, y)
+            # float64, as at predict time (the fit may hold float32 values)
+            self.fallback_ = clone(self.fallback).fit(fm.values.astype(np.float64), y)
         else:
             self.fallback_ = None
         if not res.conditions:
@@ -517,7 +518,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         num_idx = np.flatnonzero(~is_cat_raw)
         if num_idx.size == 0:
             raise ValueError(f"projection={self.projection!r} needs at least one numeric column")
-        raw = np.asfortranarray(fm.values[:, num_idx])
+        raw = np.asfortranarray(fm.values[:, num_idx], dtype=np.float64)
         if self.projection == "lda":  # labels: growth rows only, so validation stays honest
             mean, weights = fit_lda(raw, splits[0], y_idx, int(self.n_components), rng)
             prefix = "ld"

@@ -197,3 +197,37 @@ def test_csv_header_not_utf8_is_refused_by_name(tmp_path):
     path.write_bytes("caf\xe9,b\n1,2\n".encode("latin-1"))
     with pytest.raises(InputError, match="latin1.csv: not UTF-8 text"):
         read_table(path)
+
+
+def test_compact_encoding_is_float32_only_when_every_value_is_exact_there():
+    big = 1 << 24
+    f32 = pl.DataFrame(
+        {
+            "a": pl.Series([1.5, None, float("inf"), 2.0], dtype=pl.Float32),
+            "b": [True, False, None, True],
+            "c": pl.Series([-3, 7, None, big], dtype=pl.Int64),  # within +-2^24
+            "d": ["x", None, "y", "x"],
+        }
+    )
+    fm = as_matrix(f32, compact=True)
+    assert fm.values.dtype == np.float32 and fm.values.flags.f_contiguous
+    wide = as_matrix(f32)  # not compact: float64, the same numbers
+    assert wide.values.dtype == np.float64
+    np.testing.assert_array_equal(fm.values.astype(np.float64), wide.values)
+    assert fingerprint(fm, np.arange(4)) == fingerprint(wide, np.arange(4))
+    # one column that float32 cannot hold exactly keeps the whole matrix in float64
+    for col in (
+        pl.Series("e", [0.1, 0.2, 0.3, 0.4]),  # float64
+        pl.Series("e", [0, 1, 2, big + 1], dtype=pl.Int64),
+        pl.Series("e", [-big - 1, 0, 0, 0], dtype=pl.Int32),
+    ):
+        fm = as_matrix(f32.with_columns(col), compact=True)
+        assert fm.values.dtype == np.float64, col.dtype
+        assert fm.values[3, -1] == float(col[3]) and fm.values[0, -1] == float(col[0])
+    # numpy arrays
+    assert as_matrix(np.ones((3, 2), np.float32), compact=True).values.dtype == np.float32
+    assert as_matrix(np.ones((3, 2), np.int16), compact=True).values.dtype == np.float32
+    assert as_matrix(np.array([[big], [2]]), compact=True).values.dtype == np.float32
+    assert as_matrix(np.array([[big + 1], [2]]), compact=True).values.dtype == np.float64
+    assert as_matrix(np.ones((3, 2)), compact=True).values.dtype == np.float64
+    assert as_matrix(np.ones((3, 2), np.float32)).values.dtype == np.float64

@@ -1028,3 +1028,42 @@ def test_validation_rows_past_the_cap_go_to_certification():
     hit = m(Xt)
     cov = hit >= 0
     assert cov.mean() > 0.5 and np.mean(res.labels[hit[cov]] == yt[cov]) >= 0.95
+
+
+@pytest.mark.parametrize("projection", [None, "pca"])
+def test_float32_inputs_are_fitted_in_float32_with_the_float64_rule_file(projection, monkeypatch):
+    """A float32 frame is held in float32 while fitting (half the memory); the rule file, the
+    fingerprint and every prediction equal a fit on the same numbers in float64."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    import rulecascade.learner as learner_mod
+    from rulecascade.datasets.synthetic import make_fraud
+
+    ds = make_fraud(30_000, n_features=8, fraud_rate=0.02, random_state=3)
+    X32 = ds.X.with_columns(  # NaN in a float32 column too
+        pl.when(pl.col("x00") > 1.5).then(None).otherwise(pl.col("x00")).alias("x00")
+    )
+    assert pl.Float32 in X32.dtypes and pl.Float64 not in X32.dtypes
+    X64 = X32.with_columns(pl.col(pl.Float32).cast(pl.Float64))
+    seen = []
+    orig = learner_mod.learn_rules
+
+    def spy(values, *a, **k):
+        seen.append(values.dtype)
+        return orig(values, *a, **k)
+
+    monkeypatch.setattr(learner_mod, "learn_rules", spy)
+    files, preds = [], []
+    for X in (X32, X64):
+        m = _quiet(
+            max_error=0.01,
+            projection=projection,
+            keep_inputs=projection is not None,
+            fallback=HistGradientBoostingClassifier(max_iter=10, random_state=0),
+        ).fit(X, ds.y)
+        assert len(m.rules_.rules) >= 1
+        files.append(m.rules_.to_json())
+        preds.append(m.predict(X64.head(5000)))
+    assert seen == ([np.float32, np.float64] if projection is None else [np.float64] * 2)
+    assert files[0] == files[1]
+    np.testing.assert_array_equal(preds[0], preds[1])

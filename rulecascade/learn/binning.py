@@ -18,6 +18,11 @@ from ..kernels.dispatch import twin
 __all__ = ["MISSING", "Binner"]
 
 
+def _float_dtype(values: np.ndarray) -> type:
+    """float32 values are binned as they are (compared in float64, exactly); else float64."""
+    return np.float32 if values.dtype == np.float32 else np.float64
+
+
 @dataclass(frozen=True)
 class Binner:
     is_cat: np.ndarray  # (F,) bool
@@ -96,7 +101,7 @@ class Binner:
             out = np.full(values.shape, MISSING, dtype=np.uint8, order="F")
         if rows.shape[0] and values.shape[1]:
             twin(bin_columns, device)(
-                np.asfortranarray(values, dtype=np.float64),
+                np.asfortranarray(values, dtype=_float_dtype(values)),
                 np.asarray(rows, np.int64),
                 self.is_cat.astype(np.uint8),
                 self.edges,

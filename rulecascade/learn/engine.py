@@ -1,6 +1,6 @@
 """The learning pipeline on an encoded matrix: split, bin, grow, widen, validate, select, certify.
 
-:func:`learn_rules` works on float64 values (categorical columns as integer codes) and class
+:func:`learn_rules` works on float64 or float32 values (categorical columns as integer codes) and class
 indices; :class:`rulecascade.RuleLearner` turns its result into a ``rules_export.RuleSet``.
 """
 
@@ -276,13 +276,14 @@ def compile_rules(conditions: list[list[NumCond | CatCond]], n_categories: np.nd
 def match(
     values: np.ndarray, program, rows: np.ndarray | None = None, device: str = "cpu"
 ) -> np.ndarray:
-    """First matching rule per row of ``values`` (float64, categorical as codes), or per row
-    of ``values`` listed in ``rows`` (read in place on the CPU, not copied); -1 if none."""
+    """First matching rule per row of ``values`` (float64 or float32, categorical as codes),
+    or per row of ``values`` listed in ``rows`` (read in place on the CPU, not copied); -1 if
+    none."""
     if rows is None:
         rows = np.arange(values.shape[0], dtype=np.int64)
     out = np.empty(rows.shape[0], np.int64)
     if rows.shape[0]:
-        vals = values if values.dtype == np.float64 else values.astype(np.float64)
+        vals = values if values.dtype in (np.float64, np.float32) else values.astype(np.float64)
         twin(match_rules, device)(vals, np.asarray(rows, np.int64), *program, out)
     return out
 
