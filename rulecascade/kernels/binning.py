@@ -1,4 +1,4 @@
-"""Binning kernels: float64 feature values -> uint8 bin codes (255 = missing).
+"""Binning kernels: float64 (or float32) feature values -> uint8 bin codes (255 = missing).
 
 Flat arrays in, flat arrays out; no Python objects. Every numeric feature ``j`` has
 ``n_edges[j]`` sorted finite upper edges in ``edges[j, :n_edges[j]]``; a value ``v`` gets the

@@ -445,8 +445,8 @@ def match_rules(
     set_table,
     out,
 ):
-    """``out[j]``: first matching rule of row ``rows[j]`` of ``values`` (float64; rule
-    semantics of ``rules_export``), -1 if none.
+    """``out[j]``: first matching rule of row ``rows[j]`` of ``values`` (float64, or float32
+    compared in float64; rule semantics of ``rules_export``), -1 if none.
 
     Rule ``r`` owns conditions ``rule_start[r]:rule_start[r+1]``. Numeric condition ``q``:
     ``cond_low[q] < x <= cond_high[q]`` (an open side is -inf / +inf with the comparison made
