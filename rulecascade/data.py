@@ -234,12 +234,16 @@ def infer_kinds(df: pl.DataFrame, categorical: Sequence[str] = ()) -> dict[str, 
     return kinds
 
 
+_INT128 = tuple(getattr(pl, t) for t in ("Int128", "UInt128") if hasattr(pl, t))
+
+
 def _numeric(s: pl.Series) -> np.ndarray:
     if s.dtype == pl.Boolean or s.dtype == pl.Null:
         s = s.cast(pl.Float64)
     if not (s.dtype.is_numeric()):
         raise InputError(f"column {s.name!r} is {s.dtype} but is used as a numeric feature")
-    if (s.dtype.is_float() or s.dtype.is_integer()) and s.null_count() == 0:
+    wide = s.dtype in _INT128  # numpy has no 128-bit integers: polars casts them
+    if (s.dtype.is_float() or s.dtype.is_integer()) and not wide and s.null_count() == 0:
         # no nulls to fill: numpy converts (exactly as a cast would, when the caller assigns
         # it into the float matrix) without polars' per-call query overhead, which dominates
         # batches of a few rows
@@ -262,14 +266,17 @@ def _strings(s: pl.Series) -> pl.Series:
 
 
 _EXACT_INT = 1 << 24  # integers up to this magnitude are exact in float32
-_FLOAT32_EXACT = (pl.Float32, pl.Boolean, pl.Null, pl.Int8, pl.Int16, pl.UInt8, pl.UInt16)
+_FLOAT32_EXACT = (pl.Float32, pl.Boolean, pl.Null, pl.Int8, pl.Int16, pl.UInt8, pl.UInt16) + (
+    (pl.Float16,) if hasattr(pl, "Float16") else ()
+)
 
 
 def _exact_in_float32(s: pl.Series, kind: str, categories: Sequence[str] | None) -> bool:
     """Whether every value of column ``s`` (as encoded) is exact in float32."""
-    if kind != NUMERIC:
-        n_codes = len(categories) if categories is not None else s.n_unique()
-        return n_codes <= _EXACT_INT
+    if kind != NUMERIC:  # category codes: fewer than the categories (or than the rows)
+        if categories is not None:
+            return len(categories) <= _EXACT_INT
+        return s.len() <= _EXACT_INT or s.n_unique() <= _EXACT_INT
     if s.dtype in _FLOAT32_EXACT:
         return True
     if s.dtype.is_integer():

@@ -37,7 +37,7 @@ from rules_export import (
 
 from . import data as _data
 from . import evaluate as _evaluate
-from .kernels.dispatch import DEVICES, select_device
+from .kernels.dispatch import AUTO_CUDA, DEVICES, select_device
 from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
 from .learn.projection import fit_lda, fit_pca, project
 
@@ -429,7 +429,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             max_bins=int(self.max_bins),
             certify=bool(self.certify),
             residual_rounds=1 if self.sequential else 0,
-            device=select_device(self.device, fm.n_rows),
+            device=self._fit_device(fm.n_rows),
         )
         self._names = fm.names
         self._kinds = fm.kinds
@@ -452,7 +452,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         self._program = compile_rules(res.conditions, n_cats)
         self._rule_labels = res.labels.astype(np.int64)
         self.report_ = dict(res.report)
-        self.report_["device"] = cfg.device
+        self.report_["device"] = "cpu" if cfg.device == "cpu" else "cuda"
         self.report_["rules"] = len(res.conditions)
         counts = np.bincount(y_idx, minlength=n_classes)
         capped = {c for c, _ in caps}
@@ -507,6 +507,11 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"per_class_max_error for {lab!r} must lie in (0, 1), got {cap}")
             caps.append((lookup[key], cap))
         return sorted(caps)
+
+    def _fit_device(self, n_rows: int) -> str:
+        """The device the fit's kernels run on (a GPU chosen by "auto" may fall back)."""
+        device = select_device(self.device, n_rows)
+        return AUTO_CUDA if device == "cuda" and self.device == "auto" else device
 
     def _learning_matrix(self, fm: _data.FeatureMatrix, y_idx: np.ndarray, splits, rng):
         is_cat_raw = fm.categorical_mask

@@ -224,6 +224,16 @@ def test_compact_encoding_is_float32_only_when_every_value_is_exact_there():
         fm = as_matrix(f32.with_columns(col), compact=True)
         assert fm.values.dtype == np.float64, col.dtype
         assert fm.values[3, -1] == float(col[3]) and fm.values[0, -1] == float(col[0])
+    # 128-bit integers (numpy has none) and float16 columns
+    odd = pl.DataFrame(
+        {
+            "i": pl.Series([1, None, -(2**20)], dtype=pl.Int128),
+            "h": pl.Series([0.5, None, 2.0], dtype=pl.Float16),
+        }
+    )
+    fm = as_matrix(odd, compact=True)
+    assert fm.values.dtype == np.float32
+    np.testing.assert_array_equal(fm.values, [[1.0, 0.5], [np.nan, np.nan], [-(2.0**20), 2.0]])
     # numpy arrays
     assert as_matrix(np.ones((3, 2), np.float32), compact=True).values.dtype == np.float32
     assert as_matrix(np.ones((3, 2), np.int16), compact=True).values.dtype == np.float32

@@ -67,6 +67,11 @@ BOXES = """
 
     assert twin(boxes.box_counts, "cuda") is boxes_cuda.box_counts
     assert twin(boxes.box_counts, "cpu") is boxes.box_counts
+    try:
+        twin(boxes.box_counts, "auto")
+        raise SystemExit("twin accepted 'auto'")
+    except ValueError as e:
+        assert "kernel device" in str(e)
     ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
     rng = np.random.default_rng(1)
     checked = 0
@@ -93,11 +98,17 @@ BOXES = """
         boxes.box_counts(codes, y, rows, masks, shares, a)
         boxes_cuda.box_counts(codes, y, rows, masks, shares, b)
         assert np.array_equal(a, b), (n, f, c, k)
-        words = max((rows.size + 63) // 64, 1)
-        a = np.zeros((k, words), np.uint64)
-        b = np.zeros((k, words), np.uint64)
+        # outputs with more rows (and words) than needed: the rest is left as it is
+        words = max((rows.size + 63) // 64, 1) + 1
+        a = rng.integers(0, 2**63, size=(k + 2, words)).astype(np.uint64)
+        b = a.copy()
         boxes.box_bitsets(codes, rows, masks, shares, a)
         boxes_cuda.box_bitsets(codes, rows, masks, shares, b)
+        assert np.array_equal(a, b), (n, f, c, k)
+        a = np.ones((k + 1, c), np.uint32)  # another integer type
+        b = a.copy()
+        boxes.box_counts(codes, y, rows, masks, shares, a)
+        boxes_cuda.box_counts(codes, y, rows, masks, shares, b)
         assert np.array_equal(a, b), (n, f, c, k)
         checked += 1
 
@@ -252,3 +263,49 @@ def test_gpu_fit_benchmark_runs_in_simulator(tmp_path):
     text = out.read_text()
     assert "numba CUDA simulator" in text and "byte-identical" in text
     assert "| validate |" in text and "| whole fit |" in text
+
+
+def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
+    """device="auto" never fails a fit the CPU can do: a CUDA error (here out of device
+    memory) in any twin gives the CPU kernel's answer, with a warning; device="cuda" raises."""
+    from numba.cuda.cudadrv.driver import CudaAPIError
+
+    from rulecascade import RuleLearner, datasets
+    from rulecascade.kernels import boxes, boxes_cuda, dispatch
+
+    calls = []
+
+    def oom(*args):
+        calls.append(len(args))
+        raise CudaAPIError(2, "Call to cuMemAlloc results in CUDA_ERROR_OUT_OF_MEMORY")
+
+    for name in ("box_counts", "box_bitsets", "match_rules", "bin_columns"):
+        monkeypatch.setattr(boxes_cuda, name, oom)
+    codes = np.zeros((4, 1), np.uint8, order="F")
+    masks = np.full((1, 1, 4), np.uint64(0xFFFFFFFFFFFFFFFF))
+    out = np.zeros((1, 2), np.int64)
+    args = (codes, np.array([0, 1, 1, 0], np.int32), np.arange(4), masks, np.ones((1, 256)), out)
+    with pytest.warns(dispatch.GPUFallbackWarning, match="OUT_OF_MEMORY"):
+        dispatch.twin(boxes.box_counts, dispatch.AUTO_CUDA)(*args)
+    assert out.tolist() == [[2, 2]]
+    with pytest.raises(CudaAPIError):
+        dispatch.twin(boxes.box_counts, "cuda")(*args)
+
+    def bug(*args):
+        raise IndexError("not a CUDA error")
+
+    monkeypatch.setattr(boxes_cuda, "box_counts", bug)
+    with pytest.raises(IndexError):  # only CUDA's errors fall back
+        dispatch.twin(boxes.box_counts, dispatch.AUTO_CUDA)(*args)
+    monkeypatch.setattr(boxes_cuda, "box_counts", oom)
+
+    # a whole fit where "auto" picked the GPU and every GPU call fails: the CPU fit's file
+    ds = datasets.load("phishing")
+    cpu = RuleLearner(max_error=0.1, n_trees=4, random_state=0, device="cpu").fit(ds.X, ds.y)
+    monkeypatch.setattr(dispatch, "cuda_available", lambda: True)
+    monkeypatch.setattr(dispatch, "AUTO_CUDA_MIN_ROWS", 1)
+    calls.clear()
+    with pytest.warns(dispatch.GPUFallbackWarning):
+        auto = RuleLearner(max_error=0.1, n_trees=4, random_state=0).fit(ds.X, ds.y)
+    assert calls and auto.report_["device"] == "cuda"
+    assert auto.rules_.to_json() == cpu.rules_.to_json()

@@ -7,7 +7,8 @@ either device). A row is tested by the very function the CPU kernel uses (``box_
 flattened on the CPU into condition arrays (:func:`.boxes.box_conditions`: feature and allowed-bin
 table per condition, in the CPU kernels' order).
 
-``box_counts``: one block per (box, tile of rows); threads add hits into per-block class counters
+``box_counts`` and ``box_bitsets`` send the codes of the rows they read only. ``box_counts``:
+one block per (box, tile of rows); threads add hits into per-block class counters
 in shared memory, then into ``out`` with one atomic add per class. ``box_bitsets``: one thread per
 (box, 64-row word). ``match_rules``: one thread per row; ``bin_columns``: one per value; both on chunks of rows
 gathered on the host (the feature matrix is never copied whole to the device).
@@ -161,8 +162,18 @@ def _conditions(masks: np.ndarray, bin_freq: np.ndarray):
     return tuple(cuda.to_device(a) for a in (box_start, cond_feature, lut))
 
 
-def _codes(codes: np.ndarray) -> Any:
-    return cuda.to_device(np.asfortranarray(codes))
+def _gather(codes: np.ndarray, rows: np.ndarray, y: np.ndarray | None = None):
+    """Device copies of the codes (Fortran order) and labels of ``rows`` only, and the row
+    positions ``0..len(rows)-1`` that index them: a fit's code matrix also holds rows the call
+    does not read (certification rows, or the other split)."""
+    rows = np.asarray(rows, np.int64)
+    sub = np.empty((rows.shape[0], codes.shape[1]), np.uint8, order="F")
+    for j in range(codes.shape[1]):
+        np.take(codes[:, j], rows, out=sub[:, j])
+    out = [cuda.to_device(sub), cuda.to_device(np.arange(rows.shape[0], dtype=np.int64))]
+    if y is not None:
+        out.append(cuda.to_device(np.ascontiguousarray(np.asarray(y)[rows], np.int32)))
+    return out
 
 
 def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
@@ -173,17 +184,11 @@ def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
         return
     kernel = _kernel("counts")
     cond = _conditions(masks, bin_freq)
-    d_out = cuda.to_device(np.zeros(out.shape, np.int64))
+    d_codes, d_rows, d_y = _gather(codes, rows, y)
+    d_out = cuda.to_device(np.zeros((n_boxes, out.shape[1]), np.int64))
     n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
-    kernel[n_boxes * n_tiles, THREADS](
-        _codes(codes),
-        cuda.to_device(np.ascontiguousarray(y, np.int32)),
-        cuda.to_device(np.ascontiguousarray(rows, np.int64)),
-        *cond,
-        n_tiles,
-        d_out,
-    )
-    out += d_out.copy_to_host()
+    kernel[n_boxes * n_tiles, THREADS](d_codes, d_y, d_rows, *cond, n_tiles, d_out)
+    out[:n_boxes] += d_out.copy_to_host().astype(out.dtype, copy=False)
 
 
 def box_bitsets(codes, rows, masks, bin_freq, out_bits) -> None:
@@ -194,12 +199,11 @@ def box_bitsets(codes, rows, masks, bin_freq, out_bits) -> None:
         return
     kernel = _kernel("bitsets")
     cond = _conditions(masks, bin_freq)
-    d_out = cuda.device_array(out_bits.shape, np.uint64)
-    n_threads = out_bits.shape[0] * out_bits.shape[1]
-    kernel[(n_threads + THREADS - 1) // THREADS, THREADS](
-        _codes(codes), cuda.to_device(np.ascontiguousarray(rows, np.int64)), *cond, d_out
-    )
-    out_bits |= d_out.copy_to_host()
+    d_codes, d_rows = _gather(codes, rows)
+    d_out = cuda.device_array((n_boxes, out_bits.shape[1]), np.uint64)
+    n_threads = n_boxes * out_bits.shape[1]
+    kernel[(n_threads + THREADS - 1) // THREADS, THREADS](d_codes, d_rows, *cond, d_out)
+    out_bits[:n_boxes] |= d_out.copy_to_host()
 
 
 def match_rules(values, rows, *program_and_out) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 
 DEVICES = ("auto", "cpu", "cuda")
 AUTO_CUDA_MIN_ROWS = 100_000
@@ -63,11 +64,43 @@ def select_device(device: str = "auto", n_rows: int | None = None) -> str:
     return "cuda" if cuda_available() else "cpu"
 
 
+#: ``twin``'s device for a GPU that ``"auto"`` chose: a call the GPU fails falls back to the CPU
+AUTO_CUDA = "auto-cuda"
+
+
+class GPUFallbackWarning(RuntimeWarning):
+    """A GPU call failed (e.g. out of device memory) and its CPU twin gave the answer."""
+
+
 def twin(kernel, device: str):
     """``kernel`` itself on ``"cpu"``; on ``"cuda"`` its numba.cuda twin of the same name and
-    contract (:mod:`.boxes_cuda`, imported only then)."""
+    contract (:mod:`.boxes_cuda`, imported only then). On :data:`AUTO_CUDA` the twin, and when
+    it fails with a CUDA error (out of device memory, a driver or compiler error) the CPU
+    kernel gives the answer, with a :class:`GPUFallbackWarning`: the results are the same, so
+    ``device="auto"`` never fails a fit that the CPU can do."""
     if device == "cpu":
         return kernel
+    if device not in ("cuda", AUTO_CUDA):
+        raise ValueError(f"kernel device must be 'cpu', 'cuda' or {AUTO_CUDA!r}, got {device!r}")
     from . import boxes_cuda
 
-    return getattr(boxes_cuda, getattr(kernel, "py_func", kernel).__name__)
+    gpu = getattr(boxes_cuda, getattr(kernel, "py_func", kernel).__name__)
+    if device != AUTO_CUDA:
+        return gpu
+
+    def run(*args):
+        try:
+            return gpu(*args)
+        except Exception as e:  # noqa: BLE001 - only numba.cuda's errors, re-raised otherwise
+            if not type(e).__module__.startswith("numba.cuda"):
+                raise
+            warnings.warn(
+                f"{gpu.__name__} on the GPU failed ({type(e).__name__}: "
+                f"{str(e).strip().splitlines()[0] if str(e).strip() else ''}); the CPU kernel "
+                "answered instead (same result)",
+                GPUFallbackWarning,
+                stacklevel=2,
+            )
+            return kernel(*args)
+
+    return run

@@ -103,7 +103,8 @@ class Config:
     # error rates (x max_error) may close a list when the union stays within the target (with
     # the second round on: the rules then read as a list, not each clean on its own)
     device: str = "cpu"  # where the row passes of binning, validation, selection and
-    # certification run: "cpu" or "cuda" (the numba.cuda twins; same counts, same rules)
+    # certification run: "cpu" or "cuda" (the numba.cuda twins; same counts, same rules), or
+    # "auto-cuda" (the twins, falling back to the CPU kernel when a GPU call fails)
     residual_rounds: int = 1  # rounds of candidates grown and validated on the rows each
     # list leaves (sequential covering), extending the lists; the extended lists are tested
     # after the others, like the tails
