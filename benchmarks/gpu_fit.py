@@ -5,8 +5,8 @@ are byte-identical (they must be).
     python benchmarks/gpu_fit.py                                  # 2,000,000 x 100
     python benchmarks/gpu_fit.py --rows 10000000 --out benchmarks/results/gpu_fit.md
 
-The CUDA path moves the row passes of a fit (binning, validation counts, selection bitsets,
-certification matching); candidate growth (trees) and widening stay on the CPU, so the table
+The CUDA path moves the row passes of a fit (binning, widening's margins, validation counts,
+selection bitsets, certification matching); growing the candidate trees stays on the CPU, so the table
 shows where the time moved and what is left. Each device fits once after a warm-up fit on
 20,000 rows (JIT compilation reported apart). Needs a CUDA GPU (numba.cuda); without one it
 says so and exits with status 2. ``NUMBA_ENABLE_CUDASIM=1`` runs it in numba's simulator, for
@@ -105,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         markdown_table(["stage", "cpu s", "cuda s", "cpu / cuda"], rows) + "\n",
         f"Rule files: {cpu['rules']} rules, sha256 {cpu['sha']} (cpu) vs {gpu['sha']} (cuda): "
         + ("byte-identical." if same else "DIFFERENT (a bug: the twins must agree).")
-        + " Stages that run on the GPU: bin, validate, select (bitsets), certify, second round"
-        " and wide (their counts); trees and widening run on the CPU in both fits.\n",
+        + " Stages that run on the GPU: bin, widen (margins), validate, select (bitsets), certify,"
+        " second round and wide (their counts); the trees grow on the CPU in both fits.\n",
     ]
     out = "\n".join(lines)
     print(out)

@@ -169,10 +169,11 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Threads for the numba kernels (None / -1: all). Results do not depend on it.
     device : {"auto", "cpu", "cuda"}, default="auto"
-        Where the row passes of the fit run (binning, validation counts, selection bitsets,
-        certification matching): ``"cuda"``, their numba.cuda twins on a GPU; ``"auto"``, the
-        GPU when numba.cuda finds one and there are at least 100,000 rows. Candidate growth
-        and widening run on the CPU. Results do not depend on it: the twins give the same
+        Where the row passes of the fit run (binning, widening's margins, validation counts,
+        selection bitsets, certification matching): ``"cuda"``, their numba.cuda twins on a
+        GPU; ``"auto"``, the GPU when numba.cuda finds one and there are at least 100,000
+        rows, falling back to the CPU (``GPUFallbackWarning``) when a GPU call fails. The
+        candidate trees grow on the CPU. Results do not depend on it: the twins give the same
         counts, so the same rule file.
 
     Attributes

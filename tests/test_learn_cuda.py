@@ -105,12 +105,52 @@ BOXES = """
         boxes.box_bitsets(codes, rows, masks, shares, a)
         boxes_cuda.box_bitsets(codes, rows, masks, shares, b)
         assert np.array_equal(a, b), (n, f, c, k)
+        # margin histograms into slots (a permutation, other slots untouched); no exact counts
+        n_slots = k + 2
+        slots = rng.permutation(n_slots)[:k].astype(np.int64)
+        hist_a = rng.integers(0, 9, size=(n_slots, f, 256, c)).astype(np.int64)
+        in_a = rng.integers(0, 9, size=(n_slots, c)).astype(np.int64)
+        hist_b, in_b = hist_a.copy(), in_a.copy()
+        no_nv = np.zeros((n_slots, 0), np.uint16)
+        boxes.box_margins(codes, y, rows, masks, shares, slots, no_nv, hist_a, in_a)
+        boxes_cuda.box_margins(codes, y, rows, masks, shares, slots, no_nv, hist_b, in_b)
+        assert np.array_equal(hist_a, hist_b) and np.array_equal(in_a, in_b), (n, f, c, k)
         a = np.ones((k + 1, c), np.uint32)  # another integer type
         b = a.copy()
         boxes.box_counts(codes, y, rows, masks, shares, a)
         boxes_cuda.box_counts(codes, y, rows, masks, shares, b)
         assert np.array_equal(a, b), (n, f, c, k)
         checked += 1
+
+    try:
+        boxes_cuda.box_margins(codes, y, rows, masks, shares, slots, np.zeros((n_slots, 3), np.uint16), hist_b, in_b)
+        raise SystemExit("exact counts accepted")
+    except ValueError:
+        pass
+
+    # widening: fresh margins on the GPU every round == the CPU's incremental updates
+    from rulecascade.learn.candidates import Boxes, widen
+    n, f = 400, 3
+    codes = np.asfortranarray(rng.integers(0, 8, size=(n, f)).astype(np.uint8))
+    y = (codes[:, 0] >= 4).astype(np.int32)
+    y[rng.random(n) < 0.01] ^= 1  # a little noise inside the budget
+
+    def interval(lo, hi):
+        allowed = np.zeros(256, bool)
+        allowed[lo : hi + 1] = True
+        return np.packbits(allowed, bitorder="little").view(np.uint64)
+
+    seeds = np.full((4, f, 4), ALL)
+    for b, lo in enumerate([0, 1, 5, 6]):  # small boxes inside each class's half
+        seeds[b, 0] = interval(lo, lo + 1)
+        seeds[b, 1] = interval(2, 3)
+    pool = Boxes(seeds, np.array([0, 0, 1, 1]), np.zeros((4, 2), np.int64))
+    rows = np.arange(n, dtype=np.int64)
+    args = (codes, y, rows, pool, 2, np.full(f, 8), np.zeros(f, bool), np.ones(f, bool), 0.03,
+            np.full((f, 256), 1 / 256))
+    cpu, gpu = widen(*args), widen(*args, device="cuda")
+    assert np.array_equal(cpu.masks, gpu.masks) and np.array_equal(cpu.counts, gpu.counts)
+    assert cpu.counts.sum(axis=1).min() > 150  # the boxes did widen (seeds hold ~25 rows)
 
     # binning: numeric edges, NaN and infinities, categorical codes in and out of range
     n, f = 500, 4
@@ -215,6 +255,7 @@ PTX = """
     f64, f64F, f64C = A(t.float64, 1, "C"), A(t.float64, 2, "F"), A(t.float64, 2, "C")
     sigs = {
         "counts": (u8F, i32, i64, i64, i64, u8C, t.int64, i64C),
+        "margins": (u8F, i32, i64, i64, i64, u8C, t.int64, A(t.int64, 4, "C"), i64C),
         "bitsets": (u8F, i64, i64, i64, u8C, A(t.uint64, 2, "C")),
         "match": (f64F, i64, i64, u8, f64, f64, i64, i64, u8, i64),
         "binning": (f64F, u8, f64C, i64, u8C, i64, u8F),

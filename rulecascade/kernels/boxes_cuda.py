@@ -1,5 +1,6 @@
 """GPU twins (numba.cuda) of the box kernels fit spends its row passes in: ``box_counts``,
-``box_bitsets`` and ``match_rules`` of :mod:`.boxes`, ``bin_columns`` of :mod:`.binning`.
+``box_margins`` (widening's margin histograms, counted afresh each round), ``box_bitsets`` and
+``match_rules`` of :mod:`.boxes`, ``bin_columns`` of :mod:`.binning`.
 
 Same arguments, same results (exact integers, so the rule files a fit writes are the same on
 either device). A row is tested by the very function the CPU kernel uses (``box_holds``,
@@ -86,6 +87,37 @@ def _counts(codes, y, rows, box_start, cond_feature, lut, n_tiles, out):
             c += step
 
 
+def _margins(codes, y, rows, box_start, cond_feature, lut, n_tiles, out_hist, out_in):
+    b = cuda.blockIdx.x
+    k = b // n_tiles
+    r = (b % n_tiles) * TILE_ROWS + cuda.threadIdx.x
+    r1 = r - cuda.threadIdx.x + TILE_ROWS
+    if r1 > rows.shape[0]:
+        r1 = rows.shape[0]
+    q0 = box_start[k]
+    q1 = box_start[k + 1]
+    while r < r1:
+        i = rows[r]
+        n_viol = 0
+        vf = -1
+        for q in range(q0, q1):
+            f = cond_feature[q]
+            if lut[q, codes[i, f]] == 0:
+                n_viol += 1
+                vf = f
+                if n_viol >= 2:
+                    break
+        c = y[i]
+        if n_viol == 0:
+            cuda.atomic.add(out_in, (k, c), 1)
+            for q in range(q0, q1):
+                f = cond_feature[q]
+                cuda.atomic.add(out_hist, (k, f, codes[i, f], c), 1)
+        elif n_viol == 1:
+            cuda.atomic.add(out_hist, (k, vf, codes[i, vf], c), 1)
+        r += cuda.blockDim.x
+
+
 def _bitsets(codes, rows, box_start, cond_feature, lut, out):
     g = cuda.grid(1)
     words = out.shape[1]
@@ -122,7 +154,13 @@ def _binning(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
         out[i, j] = bin_one(values[i, j], is_cat[j], edges[j], n_edges[j], cat_map[j], n_cat_map[j])
 
 
-KERNELS = {"counts": _counts, "bitsets": _bitsets, "match": _match, "binning": _binning}
+KERNELS = {
+    "counts": _counts,
+    "margins": _margins,
+    "bitsets": _bitsets,
+    "match": _match,
+    "binning": _binning,
+}
 
 
 def bind_device_functions() -> None:
@@ -189,6 +227,31 @@ def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
     n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
     kernel[n_boxes * n_tiles, THREADS](d_codes, d_y, d_rows, *cond, n_tiles, d_out)
     out[:n_boxes] += d_out.copy_to_host().astype(out.dtype, copy=False)
+
+
+def box_margins(codes, y, rows, masks, bin_freq, slots, nv, out_hist, out_in) -> None:
+    """Same contract as :func:`.boxes.box_margins` with an empty ``nv`` (shape ``(slots, 0)``:
+    no exact violation counts, which only the CPU's incremental widening reads): slot
+    ``slots[k]`` of ``out_hist`` / ``out_in`` gets the margins of box ``k``."""
+    if nv.shape[1] != 0:
+        raise ValueError("box_margins on the GPU gives no exact violation counts (nv)")
+    n_boxes, n_rows = masks.shape[0], rows.shape[0]
+    if n_boxes == 0:
+        return
+    slots = np.asarray(slots, np.int64)
+    out_hist[slots] = 0
+    out_in[slots] = 0
+    if n_rows == 0:
+        return
+    kernel = _kernel("margins")
+    cond = _conditions(masks, bin_freq)
+    d_codes, d_rows, d_y = _gather(codes, rows, y)
+    d_hist = cuda.to_device(np.zeros((n_boxes, *out_hist.shape[1:]), np.int64))
+    d_in = cuda.to_device(np.zeros((n_boxes, out_in.shape[1]), np.int64))
+    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
+    kernel[n_boxes * n_tiles, THREADS](d_codes, d_y, d_rows, *cond, n_tiles, d_hist, d_in)
+    out_hist[slots] = d_hist.copy_to_host()
+    out_in[slots] = d_in.copy_to_host()
 
 
 def box_bitsets(codes, rows, masks, bin_freq, out_bits) -> None:

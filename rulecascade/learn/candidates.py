@@ -184,9 +184,12 @@ def widen(
     shares: np.ndarray,
     max_rounds: int | None = None,
     backoff: float = 0.0,
+    device: str = "cpu",
 ) -> Boxes:
     """Widen every box side by side (and drop redundant conditions) while it stays within the
-    purity budget on ``rows``; returns the widened boxes with their counts on ``rows``.
+    purity budget on ``rows``; returns the widened boxes with their counts on ``rows``. On a
+    GPU ``device`` the margins are counted afresh every round (the same margins the CPU's
+    incremental updates give).
 
     A box first relaxes every feature at once; if the rows that enter at the corners break the
     budget, the step is undone and the box continues one feature (the best) at a time.
@@ -206,7 +209,7 @@ def widen(
     batch = min(batch, 64)
     done = np.zeros(len(boxes), bool)
     skipped = np.zeros(len(boxes), bool)
-    index = _bin_index(codes, rows)
+    index = _bin_index(codes, rows) if device == "cpu" else None
     for s in range(0, len(boxes), batch):
         sl = np.arange(s, min(s + batch, len(boxes)))
         if s > 0:  # a box inside an already widened box of its label would widen to the same
@@ -221,7 +224,7 @@ def widen(
         last_multi = np.zeros(bm.shape[0], bool)
         prev = bm.copy()
         idx = np.arange(bm.shape[0])
-        margins = _Margins(codes, y, rows, shares, bm.shape[0], n_classes, index)
+        margins = _Margins(codes, y, rows, shares, bm.shape[0], n_classes, index, device)
         for _ in range(max_rounds):
             sub = np.ascontiguousarray(bm[idx])
             k = sub.shape[0]
@@ -267,7 +270,7 @@ def widen(
                 break
         pending = np.flatnonzero(last_multi)
         if pending.size:  # a joint step not yet checked when the rounds ran out
-            cnt = count(codes, y, rows, bm[pending], n_classes, shares)
+            cnt = count(codes, y, rows, bm[pending], n_classes, shares, device)
             n_in = cnt.sum(axis=1)
             e_in = n_in - cnt[np.arange(pending.size), bl[pending]]
             bad = pending[e_in > np.floor(budget_rate * n_in)]
@@ -276,7 +279,7 @@ def widen(
         done[sl] = True
     keep = np.flatnonzero(~skipped)
     masks, labels = masks[keep], labels[keep]
-    counts = count(codes, y, rows, masks, n_classes, shares)
+    counts = count(codes, y, rows, masks, n_classes, shares, device)
     return Boxes(masks, labels, counts)
 
 
@@ -302,8 +305,9 @@ class _Margins:
     rows of the bins it let in. A box whose step was undone is counted afresh. Without a bin
     index (``index`` None) every round counts every row."""
 
-    def __init__(self, codes, y, rows, shares, n_boxes, n_classes, index) -> None:
+    def __init__(self, codes, y, rows, shares, n_boxes, n_classes, index, device="cpu") -> None:
         self.codes, self.y, self.rows, self.shares, self.index = codes, y, rows, shares, index
+        self.device = device
         self.shape = (codes.shape[1], 256, n_classes)
         if index is None:
             return
@@ -327,7 +331,7 @@ class _Margins:
             no_counts = np.zeros((k, 0), np.uint16)  # rows stop at a second violation
             slots = np.arange(k)
             args = (self.codes, self.y, self.rows, masks, self.shares, slots, no_counts)
-            box_margins(*args, hist, inbox)
+            twin(box_margins, self.device)(*args, hist, inbox)
             return hist, inbox
         cur = self.cur[idx]
         grown = self.known[idx] & np.all((cur & ~masks) == 0, axis=(1, 2))
@@ -569,6 +573,7 @@ class Generator:
                 budget_rate,
                 self.shares,
                 backoff=cfg.backoff,
+                device=cfg.device,
             )
         else:
             widened = pool
