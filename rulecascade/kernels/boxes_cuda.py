@@ -21,6 +21,7 @@ gathered on the host (the feature matrix is never copied whole to the device).
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,13 @@ CHUNK_ROWS = 1 << 18  # rows gathered and sent per launch by ``match_rules`` / `
 
 _lock = threading.Lock()
 _kernels: dict[str, Any] = {}
+_last: dict[str, Any] = {}  # the last gather (see ``_gather``)
+
+
+def _none() -> None:  # the "weak reference" of an absent argument
+    return None
+
+
 # numba.cuda and the device functions, bound on first use. Module globals on purpose: the
 # kernels read them as globals, and numba's simulator swaps the ``cuda`` a kernel sees through
 # the kernel function's globals.
@@ -200,18 +208,35 @@ def _conditions(masks: np.ndarray, bin_freq: np.ndarray):
     return tuple(cuda.to_device(a) for a in (box_start, cond_feature, lut))
 
 
-def _gather(codes: np.ndarray, rows: np.ndarray, y: np.ndarray | None = None):
+def _gather(codes: np.ndarray, rows: np.ndarray, y: np.ndarray | None = None) -> list[Any]:
     """Device copies of the codes (Fortran order) and labels of ``rows`` only, and the row
     positions ``0..len(rows)-1`` that index them: a fit's code matrix also holds rows the call
-    does not read (certification rows, or the other split)."""
+    does not read (certification rows, or the other split).
+
+    The last gather is kept while its arrays live (widening counts the same rows every round):
+    it is reused when the call passes the very same array objects (weak references, so a freed
+    array's id cannot match; the fit never changes these arrays in place)."""
+    key = (codes, rows, y)
+    with _lock:
+        refs = _last.get("refs")
+        if refs is not None and all(r() is a for r, a in zip(refs, key, strict=True)):
+            return list(_last["arrays"])
     rows = np.asarray(rows, np.int64)
     sub = np.empty((rows.shape[0], codes.shape[1]), np.uint8, order="F")
     for j in range(codes.shape[1]):
         np.take(codes[:, j], rows, out=sub[:, j])
-    out = [cuda.to_device(sub), cuda.to_device(np.arange(rows.shape[0], dtype=np.int64))]
+    arrays = [cuda.to_device(sub), cuda.to_device(np.arange(rows.shape[0], dtype=np.int64))]
     if y is not None:
-        out.append(cuda.to_device(np.ascontiguousarray(np.asarray(y)[rows], np.int32)))
-    return out
+        arrays.append(cuda.to_device(np.ascontiguousarray(np.asarray(y)[rows], np.int32)))
+    try:
+        refs = tuple(_none if a is None else weakref.ref(a) for a in key)
+    except TypeError:  # not weakly referenceable: not kept
+        refs = None
+    with _lock:
+        _last.clear()
+        if refs is not None:
+            _last.update(refs=refs, arrays=tuple(arrays))
+    return arrays
 
 
 def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
