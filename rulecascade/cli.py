@@ -827,6 +827,18 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
 )
 @click.option("--target", default=None, help="audit-sql: the column of labels.")
 @click.option(
+    "--rule-id-column",
+    default="rule_id",
+    show_default=True,
+    help="SQL: the output column of the answering rule's index (-1: none).",
+)
+@click.option(
+    "--label-column",
+    default="prediction",
+    show_default=True,
+    help="SQL: the output column of the answer (NULL: no rule).",
+)
+@click.option(
     "-o", "--out", type=click.Path(), default=None, help="File to write (default stdout)."
 )
 @_guard
@@ -837,6 +849,8 @@ def export(
     table: str | None,
     form: str,
     target: str | None,
+    rule_id_column: str,
+    label_column: str,
     out: str | None,
 ) -> None:
     """Render a rule set as SQL, a Python module, or canonical JSON.
@@ -867,7 +881,17 @@ def export(
 
             text = audit_sql(rules, table or "input", target, dialect, pretty=True)
         else:
-            text = rules_export.to_sql(rules, dialect=dialect, table=table, form=form)
+            try:
+                text = rules_export.to_sql(
+                    rules,
+                    dialect=dialect,
+                    table=table,
+                    form=form,
+                    rule_id_column=rule_id_column,
+                    label_column=label_column,
+                )
+            except ValueError as e:  # output columns that clash with a feature or each other
+                raise CliError(f"{rules_path}: {_one_line(e)}") from None
     _write_text(text if text.endswith("\n") else text + "\n", out)
 
 

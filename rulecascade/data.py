@@ -320,6 +320,12 @@ def encode(
             known = tuple(categories[name])
         else:
             known = tuple(sorted(strs.drop_nulls().unique().to_list()))
+            bad = next((c for c in known if "\x00" in c), None)
+            if bad is not None:
+                raise InputError(
+                    f"column {name!r}: category {bad!r} contains a NUL character, which SQL "
+                    "strings cannot hold; replace it before fitting"
+                )
         cats_out[name] = known
         lookup = pl.DataFrame(
             {

@@ -579,7 +579,12 @@ def _series(values: Any, name: str, kind: str) -> pl.Series:
             return pl.from_pandas(values).alias(name)
         except Exception:  # noqa: BLE001 - mixed object columns: convert element by element
             values = values.to_numpy()
-    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if isinstance(values, np.ndarray):
+        arr = values
+    elif kind == _data.NUMERIC:
+        arr = np.asarray(values)
+    else:  # a list keeps each value's type ([3, nan] or [nan, "a"] would become strings)
+        arr = np.array(values, dtype=object)
     if arr.ndim != 1:
         raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
     if kind == _data.NUMERIC:

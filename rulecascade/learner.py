@@ -416,6 +416,11 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         classes, y_idx = np.unique(y, return_inverse=True)
         y_idx = y_idx.astype(np.int64)
         n_classes = classes.shape[0]
+        bad = next((c for c in classes if isinstance(c, str) and "\x00" in c), None)
+        if bad is not None:
+            raise _data.InputError(
+                f"label {str(bad)!r} contains a NUL character, which SQL strings cannot hold"
+            )
         caps = self._class_caps(classes)
         rs = check_random_state(self.random_state)
         rng = np.random.default_rng(int(rs.randint(0, 2**31 - 1)))

@@ -50,9 +50,18 @@ def _check_name(name: Any, what: str) -> str:
     return _check_text(name, what)
 
 
+def _check_value(text: Any, what: str) -> str:
+    """A category or string label: text that SQL can hold as a literal (no NUL)."""
+    if isinstance(text, str) and "\x00" in text:
+        raise RuleSetError(
+            f"{what} {_short(text)} contains a NUL character (SQL strings cannot hold it)"
+        )
+    return _check_text(text, what)
+
+
 def _check_label(label: Any, what: str) -> Label:
     if isinstance(label, str):
-        return _check_text(label, what)
+        return _check_value(label, what)
     if isinstance(label, bool):
         return bool(label)
     if isinstance(label, int):
@@ -126,7 +135,7 @@ class Feature:
                 raise RuleSetError(
                     f"feature {_short(self.name)}: category {_short(c)} is not a string"
                 )
-        cats = tuple(_check_text(c, f"feature {_short(self.name)}: category") for c in cats)
+        cats = tuple(_check_value(c, f"feature {_short(self.name)}: category") for c in cats)
         object.__setattr__(self, "categories", tuple(sorted(set(cats))))
 
 
@@ -212,7 +221,7 @@ class InSet:
                 raise RuleSetError(
                     f"condition on {_short(self.feature)}: value {_short(v)} is not a string"
                 )
-        vals = tuple(_check_text(v, f"condition on {_short(self.feature)}: value") for v in vals)
+        vals = tuple(_check_value(v, f"condition on {_short(self.feature)}: value") for v in vals)
         if not vals:
             raise RuleSetError(f"condition on {_short(self.feature)} has an empty set of values")
         object.__setattr__(self, "values", tuple(sorted(set(vals))))

@@ -6,6 +6,7 @@ same rule index as :func:`match` on every row.
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -36,18 +37,50 @@ def _column(X: Any, name: str, position: int, n_features: int) -> Any:
     if column_names is not None and hasattr(X, "column"):
         if name not in list(column_names):
             raise InputError(f"missing column {name!r}")
-        col = X.column(name)
-        return col.to_numpy(zero_copy_only=False) if hasattr(col, "to_numpy") else col
+        return _arrow_values(X.column(name))
     columns = getattr(X, "columns", None)
     if columns is not None:
         if name not in list(columns):
             raise InputError(f"missing column {name!r}")
-        col = X[name]
-        return col.to_numpy() if hasattr(col, "to_numpy") else col
+        return _frame_values(X[name])
     raise InputError(
         f"cannot read columns from {type(X).__name__}: pass a 2-D array, a mapping of "
         "column name to values, or a data frame"
     )
+
+
+def _arrow_values(col: Any) -> Any:
+    """A pyarrow column's values: dictionary columns decoded (pyarrow's ``to_numpy`` gives a
+    dictionary value for a null slot), integer columns with nulls as Python ints and None
+    (``to_numpy`` would make them floats, which a categorical feature refuses)."""
+    typ = getattr(col, "type", None)
+    if typ is None or not hasattr(col, "to_numpy"):
+        return col
+    if hasattr(typ, "value_type") and hasattr(typ, "index_type"):  # dictionary
+        col = col.cast(typ.value_type)
+        typ = col.type
+    if str(typ).startswith(("int", "uint")) and col.null_count:
+        return np.array(col.to_pylist(), dtype=object)
+    return col.to_numpy(zero_copy_only=False)
+
+
+def _frame_values(col: Any) -> Any:
+    """A polars or pandas column's values; integer columns with nulls as Python ints and None."""
+    if not hasattr(col, "to_numpy"):
+        return col
+    dtype = str(getattr(col, "dtype", ""))
+    if dtype.lower().startswith(("int", "uint")) and _has_nulls(col):
+        values = col.to_list() if hasattr(col, "to_list") else col.tolist()
+        return np.array([None if _is_pandas_na(v) else v for v in values], dtype=object)
+    return col.to_numpy()
+
+
+def _has_nulls(col: Any) -> bool:
+    n = getattr(col, "null_count", None)  # polars: a method
+    if callable(n):
+        return bool(n())
+    isna = getattr(col, "isna", None)  # pandas
+    return bool(isna().any()) if callable(isna) else False
 
 
 def _is_pandas_na(v: Any) -> bool:
@@ -69,7 +102,7 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
         for i, v in enumerate(arr):
             if v is None or _is_pandas_na(v):
                 out[i] = np.nan
-            elif isinstance(v, (bool, int, float, np.number)):
+            elif isinstance(v, (bool, int, float, np.number, decimal.Decimal)):
                 try:
                     out[i] = float(v)
                 except (OverflowError, TypeError, ValueError):

@@ -261,6 +261,34 @@ def test_export_sql_runs_in_duckdb_with_the_same_rule_per_row(files, tmp_path):
     assert expr.stdout.startswith("CASE WHEN")
 
 
+def test_export_sql_output_column_names(tmp_path):
+    """A feature named like an output column (in any case) is one line and exit 2; the
+    output columns can be renamed."""
+    import duckdb
+
+    import rules_export as rx
+
+    rs = rx.RuleSet(
+        rx.make_features(["Prediction"]),
+        ("y", "n"),
+        (rx.Rule((rx.Interval("Prediction", 0.5, None),), "y"),),
+    )
+    path = tmp_path / "rules.json"
+    rs.save(path)
+    msg = fails("export", path, "--to", "sql")
+    assert "output column 'prediction' clashes with feature 'Prediction'" in msg
+    sql = run(
+        "export", path, "--to", "sql", "--rule-id-column", "rid", "--label-column", "answer"
+    ).stdout
+    con = duckdb.connect()
+    con.execute('CREATE TABLE input ("Prediction" DOUBLE)')
+    con.execute("INSERT INTO input VALUES (0.1), (1.0)")
+    assert con.execute(f"SELECT rid, answer FROM ({sql}) q").fetchall() == [(-1, None), (0, "y")]
+    assert "must differ" in fails(
+        "export", path, "--to", "sql", "--rule-id-column", "x", "--label-column", "X"
+    )
+
+
 def test_export_python_module_gives_the_same_rule_per_row(files, tmp_path):
     out = tmp_path / "rules_module.py"
     run("export", files["rules"], "--to", "python", "-o", out)

@@ -136,3 +136,71 @@ def test_vectorized_in_set_equals_the_plain_definition() -> None:
     for k in range(len(rs.rules) - 1, -1, -1):
         want[condition_mask(rs.rules[k].conditions[0], cols["c"])] = k
     assert rx.match(rs, {"c": values}).tolist() == want.tolist()
+
+
+def test_arrow_dictionary_and_nullable_integer_columns() -> None:
+    """Null slots of dictionary columns match nothing (pyarrow's to_numpy fills them with a
+    dictionary value); integer columns with nulls are categorical codes, not floats; decimal
+    columns are numbers. Every input kind gives rulecascade.match's answer."""
+    import decimal
+
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
+
+    from rulecascade import match
+
+    cat = rx.RuleSet(
+        rx.make_features(["c"], ["c"]), ("y",), (rx.Rule((rx.InSet("c", ("a",)),), "y"),)
+    )
+    for t in (
+        pa.table({"c": pa.array(["a", None, "b"]).dictionary_encode()}),
+        pa.Table.from_pandas(pd.DataFrame({"c": pd.Categorical(["a", None, "b"])})),
+    ):
+        assert rx.match(cat, t).tolist() == [0, -1, -1]
+        assert match(cat, t, device="cpu").tolist() == [0, -1, -1]
+    code = rx.RuleSet(
+        rx.make_features(["c"], ["c"]), ("y",), (rx.Rule((rx.InSet("c", ("42",)),), "y"),)
+    )
+    for X in (
+        pa.table({"c": pa.array([42, None, 7])}),
+        pa.table({"c": pa.array([42, None, 7], pa.uint64())}),
+        pl.DataFrame({"c": [42, None, 7]}),
+        pd.DataFrame({"c": pd.array([42, None, 7], dtype="Int64")}),
+    ):
+        assert rx.match(code, X).tolist() == [0, -1, -1], type(X)
+        assert match(code, X, device="cpu").tolist() == [0, -1, -1], type(X)
+    num = rx.RuleSet(
+        rx.make_features(["x"]), ("y",), (rx.Rule((rx.Interval("x", 0.5, None),), "y"),)
+    )
+    d = pa.array([decimal.Decimal("1.50"), None, decimal.Decimal("0.10")], pa.decimal128(5, 2))
+    assert rx.match(num, pa.table({"x": d})).tolist() == [0, -1, -1]
+    assert match(num, pa.table({"x": d}), device="cpu").tolist() == [0, -1, -1]
+
+
+def test_mappings_of_lists_keep_each_value_type() -> None:
+    """A list with mixed values stays as given: NaN is missing, not the string "nan"."""
+    from rulecascade import match
+
+    rs = rx.RuleSet(
+        rx.make_features(["c"], ["c"]), ("y",), (rx.Rule((rx.InSet("c", ("nan", "3")),), "y"),)
+    )
+    for X, want in (
+        ({"c": [float("nan"), "a"]}, [-1, -1]),
+        ({"c": [3, float("nan")]}, [0, -1]),
+        ({"c": ["3", None]}, [0, -1]),
+        ({"c": (3, "nan")}, [0, 0]),
+    ):
+        assert rx.match(rs, X).tolist() == want, X
+        assert match(rs, X, device="cpu").tolist() == want, X
+
+
+def test_nul_characters_are_refused_where_sql_would_hold_them() -> None:
+    """SQLite refuses a query with NUL, PostgreSQL cuts it there: categories and string
+    labels may not hold one (feature names never could)."""
+    with pytest.raises(rx.RuleSetError, match="class label .* NUL"):
+        rx.RuleSet(rx.make_features(["c"], ["c"]), ("y\x00",), ())
+    with pytest.raises(rx.RuleSetError, match="category .* NUL"):
+        rx.Feature("c", "categorical", ("a\x00b",))
+    with pytest.raises(rx.RuleSetError, match="value .* NUL"):
+        rx.InSet("c", ("a\x00",))

@@ -143,7 +143,7 @@ def test_forms_and_table_names() -> None:
     assert "FROM db.tbl AS" in to_sql(rs, "duckdb", table=qualified)
     assert "FROM `p`.`d`.`t`" in to_sql(rs, "bigquery", table=("p", "d", "t"))
     assert "[rules_output].*" in to_sql(rs, "tsql", table="t")
-    with pytest.raises(ValueError, match="clashes with a feature"):
+    with pytest.raises(ValueError, match="clashes with feature 'cat'"):
         to_sql(rs, "duckdb", label_column="cat")
     with pytest.raises(ValueError, match="must differ"):
         to_sql(rs, "duckdb", rule_id_column="x", label_column="x")
@@ -301,3 +301,37 @@ def test_wide_projection_and_long_rules_render_and_run() -> None:
     con.register("t", __import__("pyarrow").table(data))
     got = [r[0] for r in con.execute(f"SELECT {sql} FROM t").fetchall()]
     assert got == rx.match(rs, data).tolist()
+
+
+@pytest.mark.parametrize("feature", ["RULE_ID", "Prediction", "rule_id"])
+def test_output_columns_may_not_match_a_feature_in_any_case(feature: str) -> None:
+    """DuckDB and SQLite match quoted names regardless of case: a feature "RULE_ID" and the
+    output "rule_id" would be one column there (the outer CASE then read the feature)."""
+    import sqlite3
+
+    duckdb = pytest.importorskip("duckdb")
+    rs = rx.RuleSet(
+        rx.make_features([feature]),
+        ("y", "n"),
+        (
+            rx.Rule((rx.Interval(feature, 0.5, None),), "y"),
+            rx.Rule((rx.Interval(feature, None, 0.0),), "n"),
+        ),
+    )
+    with pytest.raises(ValueError, match=f"clashes with feature '{feature}'"):
+        rx.to_sql(rs, dialect="duckdb")
+    with pytest.raises(ValueError, match="must differ"):
+        rx.to_sql(rs, rule_id_column="Out", label_column="OUT")
+    values = [0.1, 0.0, 1.0]
+    want = list(rx.predict(rs, {feature: np.array(values)}))
+    assert want == [None, "n", "y"]
+    con = duckdb.connect()
+    con.execute(f'CREATE TABLE input ("{feature}" DOUBLE)')
+    con.executemany("INSERT INTO input VALUES (?)", [(v,) for v in values])
+    sql = rx.to_sql(rs, dialect="duckdb", rule_id_column="rid", label_column="answer")
+    assert [r[-1] for r in con.execute(sql).fetchall()] == want
+    lite = sqlite3.connect(":memory:")
+    lite.execute(f'CREATE TABLE input ("{feature}" REAL)')
+    lite.executemany("INSERT INTO input VALUES (?)", [(v,) for v in values])
+    sql = rx.to_sql(rs, dialect="sqlite", rule_id_column="rid", label_column="answer")
+    assert [r[-1] for r in lite.execute(sql).fetchall()] == want

@@ -1067,3 +1067,12 @@ def test_float32_inputs_are_fitted_in_float32_with_the_float64_rule_file(project
     assert seen == ([np.float32, np.float64] if projection is None else [np.float64] * 2)
     assert files[0] == files[1]
     np.testing.assert_array_equal(preds[0], preds[1])
+
+
+def test_nul_characters_in_categories_or_labels_are_named():
+    X = pl.DataFrame({"c": ["a", "b\x00", "a", "b\x00"] * 50, "x": np.arange(200.0)})
+    y = np.array([0, 1] * 100)
+    with pytest.raises(ValueError, match="column 'c': category 'b\\\\x00' contains a NUL"):
+        _quiet().fit(X, y)
+    with pytest.raises(ValueError, match="label .n\\\\x00o. contains a NUL"):
+        _quiet().fit(X.select("x"), np.array(["y", "n\x00o"] * 100))
