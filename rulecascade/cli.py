@@ -93,9 +93,22 @@ def _need_columns(
         raise InputError(f"{path}: missing {what} column{s} {shown}{why}")
 
 
-def _features_frame(df: pl.DataFrame) -> pl.DataFrame:
+def _features_frame(df: pl.DataFrame, rules: RuleSet | None = None) -> pl.DataFrame:
+    """The data's features (embedding list columns expanded); with ``rules``, list columns
+    that no feature of the rule set comes from are left out (a column the rules do not read
+    may hold anything)."""
     from .data import to_polars
 
+    if rules is not None:
+        names = set(rules.feature_names)
+        unread = [
+            c
+            for c, d in df.schema.items()
+            if isinstance(d, (pl.List, pl.Array))
+            and c not in names
+            and not any(f.startswith(f"{c}_") for f in names)
+        ]
+        df = df.drop(unread)
     return to_polars(df)
 
 
@@ -189,9 +202,11 @@ def _labels_series(name: str, labels: Sequence[Any], classes: Sequence[Any]) -> 
     kinds = {type(c) for c in classes}
     if kinds == {bool}:
         dtype: Any = pl.Boolean
-    elif kinds == {int}:
+    elif kinds == {int} and all(-(2**63) <= c < 2**63 for c in classes):
         dtype = pl.Int64
-    else:
+    elif kinds == {int} and all(0 <= c < 2**64 for c in classes):
+        dtype = pl.UInt64
+    else:  # strings (and integers past 64 bits, written in decimal)
         dtype = pl.String
         labels = [None if v is None else str(v) for v in labels]
     return pl.Series(name, labels, dtype=dtype)
@@ -656,6 +671,8 @@ def fit(
         raise CliError("--keep-inputs needs --projection")
     if Path(out).is_dir():
         raise CliError(f"{out}: is a directory")
+    if not Path(out).parent.exists():  # say so before the fit, not after it
+        raise CliError(f"{out}: directory {str(Path(out).parent)!r} does not exist")
     df = _read_data(data)
     _need_columns(df, [target], data, "target")
     if model_column is not None:
@@ -789,7 +806,7 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
     for name in ("rule_id", "prediction"):
         if name in df.columns:
             raise CliError(f"{data}: already has a column {name!r}; rename it first")
-    X = _features_frame(df)
+    X = _features_frame(df, rules)
     _check_schema(rules, X, data, rules_path)
     ids = _rule_ids(rules, X, data, quiet)
     labels = [r.label for r in rules.rules] + [None]
@@ -941,15 +958,17 @@ def audit(rules_path: str, data: str, target: str, alpha: float, fmt: str, quiet
     rules = _load_rules(rules_path)
     df = _read_data(data)
     _need_columns(df, [target], data, "target")
-    X = _features_frame(df)
+    X = _features_frame(df, rules)
     _check_schema(rules, X, data, rules_path)
     ids = _rule_ids(rules, X, data, quiet)
-    y = df.get_column(target)
-    if y.null_count():
-        row = int(y.is_null().arg_true()[0])
-        raise CliError(f"{data}: column {target!r}: label is missing at row {row}")
+    from .data import as_labels
+
+    try:  # a missing, NaN or infinite label is an input error, not an error of the rules
+        y = as_labels(df.get_column(target))
+    except InputError as e:
+        raise CliError(f"{data}: column {target!r}: {_one_line(e)}") from None
     try:
-        report = run_audit(rules, X, y.to_numpy(), alpha=alpha, rule_ids=ids)
+        report = run_audit(rules, X, y, alpha=alpha, rule_ids=ids)
     except InputError as e:
         raise InputError(f"{data}: column {target!r}: {_one_line(e)}") from None
     if fmt == "json":

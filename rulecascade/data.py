@@ -107,9 +107,13 @@ def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
         ) from None
     except (OSError, csv.Error):
         return df
-    if names is None or len(names) != df.width or names == df.columns:
+    if names is None or len(names) != df.width:
         return df
-    if len(set(names)) != len(names):  # polars already made duplicate names unique
+    try:  # polars would rename a repeated name silently (name_duplicated_0)
+        _unique_names(names)
+    except InputError as e:
+        raise InputError(f"{path}: {e}") from None
+    if names == df.columns:
         return df
     return df.rename(dict(zip(df.columns, names, strict=True)))
 
@@ -238,7 +242,7 @@ _INT128 = tuple(getattr(pl, t) for t in ("Int128", "UInt128") if hasattr(pl, t))
 
 
 def _numeric(s: pl.Series) -> np.ndarray:
-    if s.dtype == pl.Boolean or s.dtype == pl.Null:
+    if s.dtype == pl.Boolean or s.dtype == pl.Null or s.len() == 0:  # no rows: no type to check
         s = s.cast(pl.Float64)
     if not (s.dtype.is_numeric()):
         raise InputError(f"column {s.name!r} is {s.dtype} but is used as a numeric feature")
@@ -254,6 +258,8 @@ def _numeric(s: pl.Series) -> np.ndarray:
 def _strings(s: pl.Series) -> pl.Series:
     if s.dtype in (pl.String,):
         return s
+    if s.len() == 0:
+        return pl.Series(s.name, [], dtype=pl.String)
     if s.dtype == pl.Categorical or isinstance(s.dtype, pl.Enum):
         return s.cast(pl.String)
     if s.dtype.is_integer():

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from rules_export.model import RuleSet, _label_key
+from rules_export.reference import InputError
 
 from .evaluate import CompiledRules, compile_rules, count_rows, evaluate
 from .kernels.dispatch import check_device
@@ -360,12 +361,23 @@ class Cascade:
             except Exception as e:
                 self._fail(batch, f"raised {type(e).__name__}: {e}", who, e)
             t_rep = time.perf_counter() - t0
-            n_in, n_out = count_rows(X), count_rows(Z)
+            n_in = count_rows(X)
+            try:
+                n_out = count_rows(Z)
+            except Exception as e:  # noqa: BLE001 - None, a scalar, ...
+                self._fail(batch, f"returned an unusable result: {e}", who, e)
             if n_in != n_out:
                 self._fail(batch, f"returned {n_out} rows for {n_in} input rows", who)
+        elif isinstance(X, (list, tuple)) and len(X) == 0:  # an empty batch
+            X = Z = np.empty((0, len(self.rules.feature_names)))
 
         t0 = time.perf_counter()
-        idx, covered = evaluate(self._compiled, Z, self.device)
+        try:
+            idx, covered = evaluate(self._compiled, Z, self.device)
+        except InputError as e:
+            if self.representation is None:
+                raise  # the caller's rows: an input error
+            self._fail(batch, f"returned rows the rules cannot read: {e}", who, e)
         n = int(idx.shape[0])
         t_rules = time.perf_counter() - t0
 

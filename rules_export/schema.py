@@ -247,6 +247,10 @@ def _resolve(node: Any, root: dict[str, Any]) -> Any:
     return node
 
 
+def _type_names(types: Any) -> str:
+    return types if isinstance(types, str) else "/".join(str(x) for x in types)
+
+
 def _best(
     errors: list[_Error | None],
     branches: list[Any],
@@ -278,13 +282,18 @@ def _best(
     if len(deepest) == 1 and (best_rank[0] > len(path) or best_rank[2] > 0):
         return deepest[0]
     errs = [e for _, e in ranked]
+    # the value has the type of one alternative only and breaks it otherwise (a number out of
+    # range, where the others want null): that alternative's error is the one to say
+    typed = [e for e in errs if not (e.expected and e.path == path)]
+    if len(typed) == 1 and len(errs) > 1:
+        return typed[0]
     if all(e.expected and e.path == path for e in errs):
         expected: list[str] = []
         for e in errs:
             expected += [t for t in e.expected if t not in expected]
         return _Error(path, "", tuple(expected), value)
     titles = [
-        t.get("title") or "/".join(str(x) for x in t.get("type", "?"))
+        t.get("title") or _type_names(t.get("type", "?"))
         if isinstance(t, dict)
         else "?"
         for t in targets

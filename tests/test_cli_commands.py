@@ -592,3 +592,57 @@ def test_python_dash_m(files):
     )
     assert res.returncode == 0, res.stderr
     assert "3 rules" in res.stdout
+
+
+# --- found by adversarial testing ----------------------------------------------------------------
+def test_apply_writes_labels_past_int64(files, tmp_path):
+    """Integer classes at or past 2**63 (a fit on uint64 labels makes them): UInt64, or the
+    decimal text past 64 bits; no traceback."""
+    ds = datasets.load("breast_cancer")
+    for big, dtype in ((2**63 + 5, pl.UInt64), (10**30, pl.String)):
+        base = _rules(ds.features)
+        rules = RuleSet(
+            base.features,
+            (0, big),
+            tuple(Rule(r.conditions, big if r.label == 1 else 0, r.stats) for r in base.rules),
+        )
+        path = tmp_path / "big.json"
+        rules.save(path)
+        out = tmp_path / "out.parquet"
+        run("apply", path, files["parquet"], "-o", out)
+        got = pl.read_parquet(out)
+        assert got.schema["prediction"] == dtype
+        want = [None if i < 0 else str(rules.rules[i].label) for i in got["rule_id"]]
+        assert [None if v is None else str(v) for v in got["prediction"]] == want
+
+
+def test_audit_refuses_nan_labels_instead_of_counting_them_as_errors(files, tmp_path):
+    df = datasets.load("breast_cancer").frame.with_columns(pl.col(TARGET).cast(pl.Float64))
+    p = tmp_path / "nan.parquet"
+    df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5)
+        .then(float("nan"))
+        .otherwise(pl.col(TARGET))
+        .alias(TARGET)
+    ).write_parquet(p)
+    msg = fails("audit", files["rules"], p, "--target", TARGET)
+    assert f"column '{TARGET}': label is missing or not finite at row 5" in msg
+
+
+def test_apply_and_audit_pass_list_columns_the_rules_do_not_read(files, tmp_path):
+    df = datasets.load("breast_cancer").frame
+    tags = [["a"] if i % 2 else ["b", "c"] for i in range(df.height)]  # ragged: no embedding
+    p = tmp_path / "tags.parquet"
+    df.with_columns(pl.Series("tags", tags)).write_parquet(p)
+    out = tmp_path / "out.parquet"
+    run("apply", files["rules"], p, "-o", out)
+    got = pl.read_parquet(out)
+    assert got["tags"].to_list() == tags and got.height == df.height
+    run("audit", files["rules"], p, "--target", TARGET, ok=(0, 1))
+
+
+def test_csv_with_a_repeated_header_name_is_refused(tmp_path):
+    p = tmp_path / "dup.csv"
+    p.write_text("worst_radius,benign,worst_radius\n1,1,2\n")
+    msg = fails("fit", p, "--target", "benign", "-o", tmp_path / "r.json")
+    assert "dup.csv: duplicate column name(s) 'worst_radius'" in msg

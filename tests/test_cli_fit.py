@@ -261,3 +261,13 @@ def test_fit_missing_labels(data, tmp_path):
     df.write_parquet(p)
     line = fails("fit", p, "--target", TARGET, "-o", tmp_path / "r.json")
     assert "holes.parquet: column 'default': label is missing at row 42" in line
+
+
+def test_fit_confidence_too_close_to_one_and_missing_output_directory(data, tmp_path):
+    msg = fails(
+        "fit", data["path"], "--target", TARGET, "--confidence", "0.9999999999999999",
+        "-o", tmp_path / "r.json",
+    )  # fmt: skip
+    assert "no number of rows can certify" in msg
+    msg = fails("fit", data["path"], "--target", TARGET, "-o", tmp_path / "nodir" / "r.json")
+    assert "nodir' does not exist" in msg

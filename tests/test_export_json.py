@@ -471,3 +471,22 @@ def test_model_refuses_what_the_file_could_not_hold() -> None:
         rx.Interval("a", float("nan"), None)
     with pytest.raises(rx.RuleSetError, match="NUL"):
         rx.Feature("a\x00b")
+
+
+def test_schema_errors_name_the_broken_constraint() -> None:
+    """A number out of range where null is also allowed: "must be at most 1", not a garbled
+    list of the alternatives' types."""
+    import json
+
+    rs = rx.RuleSet(
+        rx.make_features(["x"]),
+        ("y",),
+        (rx.Rule((rx.Interval("x", 0.5, None),), "y", stats=rx.RuleStats((1,), (1,), 0.5)),),
+    )
+    doc = json.loads(rs.to_json())
+    doc["rules"][0]["stats"]["precision_lower_bound"] = 2.0
+    with pytest.raises(rx.RuleSetError, match=r"precision_lower_bound: must be at most 1, got 2"):
+        rx.loads(json.dumps(doc))
+    doc["rules"][0]["stats"]["precision_lower_bound"] = "high"
+    with pytest.raises(rx.RuleSetError, match='expected null or number, got "high"'):
+        rx.loads(json.dumps(doc))

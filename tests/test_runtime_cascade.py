@@ -388,3 +388,27 @@ def test_row_by_row_frames_answer_like_the_whole_batch(kind):
         one = [cascade.predict(X[k : k + 1])[0] for k in range(n)]
         np.testing.assert_array_equal(np.asarray(whole), want)
         np.testing.assert_array_equal(np.asarray(one), want)
+
+
+def test_empty_batches_of_any_kind_give_empty_answers():
+    rs = RuleSet(
+        (Feature("a"), Feature("b")), ("y", "n"), (Rule((Interval("a", 0.5, None),), "y"),)
+    )
+    calls = []
+    c = Cascade(rs, lambda X: calls.append(len(X)) or ["n"] * len(X))
+    for X in ([], (), pd.DataFrame(columns=["a", "b"]), pl.DataFrame({"a": [], "b": []})):
+        got, rule = c.predict(X, return_rule=True)
+        assert len(got) == 0 and len(rule) == 0, type(X)
+    assert calls == []  # the model is not called for no rows
+    assert c.predict(np.array([[1.0, 0.0], [0.0, 0.0]])).tolist() == ["y", "n"]
+
+
+@pytest.mark.parametrize("bad", [lambda X: None, lambda X: 3, lambda X: np.zeros(len(X))])
+def test_a_representation_returning_unusable_rows_is_a_cascade_error(bad):
+    rs = RuleSet(
+        (Feature("a"), Feature("b")), ("y", "n"), (Rule((Interval("a", 0.5, None),), "y"),)
+    )
+    c = Cascade(rs, lambda Z: ["n"] * len(Z), representation=bad)
+    with pytest.raises(CascadeError, match="batch 1: representation .* returned"):
+        c.predict(np.zeros((3, 2)))
+    assert c.stats.errors == 1

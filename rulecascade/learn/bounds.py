@@ -62,8 +62,18 @@ def binomial_pvalue(errors, n, max_error: float) -> np.ndarray:
 
 
 def rows_needed(max_error: float, confidence: float) -> int:
-    """Error-free rows needed to bound an error rate by ``max_error``: ``(1-eps)^m <= 1-conf``."""
-    return int(np.ceil(np.log(1.0 - confidence) / np.log1p(-max_error)))
+    """Error-free rows needed to bound an error rate by ``max_error``: ``(1-eps)^m <= 1-conf``.
+
+    A ``ValueError`` when no number of rows does (``confidence`` rounds to 1, or
+    ``max_error`` to 0, in float64)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.log(1.0 - confidence) / np.log1p(-max_error)
+    if not np.isfinite(m):
+        raise ValueError(
+            f"confidence={confidence!r} with max_error={max_error!r}: no number of rows can "
+            "certify that (confidence too close to 1, or max_error to 0)"
+        )
+    return int(np.ceil(m))
 
 
 def min_certifiable(rows: int, confidence: float) -> float:
