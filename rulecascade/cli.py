@@ -93,10 +93,12 @@ def _need_columns(
         raise InputError(f"{path}: missing {what} column{s} {shown}{why}")
 
 
-def _features_frame(df: pl.DataFrame, rules: RuleSet | None = None) -> pl.DataFrame:
+def _features_frame(
+    df: pl.DataFrame, rules: RuleSet | None = None, path: str | None = None
+) -> pl.DataFrame:
     """The data's features (embedding list columns expanded); with ``rules``, list columns
     that no feature of the rule set comes from are left out (a column the rules do not read
-    may hold anything)."""
+    may hold anything). Errors name ``path``."""
     from .data import to_polars
 
     if rules is not None:
@@ -109,7 +111,12 @@ def _features_frame(df: pl.DataFrame, rules: RuleSet | None = None) -> pl.DataFr
             and not any(f.startswith(f"{c}_") for f in names)
         ]
         df = df.drop(unread)
-    return to_polars(df)
+    try:
+        return to_polars(df)
+    except InputError as e:
+        if path is None:
+            raise
+        raise InputError(f"{path}: {_one_line(e)}") from None
 
 
 def _check_schema(rules: RuleSet, df: pl.DataFrame, data_path: str, rules_path: str) -> None:
@@ -806,7 +813,7 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
     for name in ("rule_id", "prediction"):
         if name in df.columns:
             raise CliError(f"{data}: already has a column {name!r}; rename it first")
-    X = _features_frame(df, rules)
+    X = _features_frame(df, rules, data)
     _check_schema(rules, X, data, rules_path)
     ids = _rule_ids(rules, X, data, quiet)
     labels = [r.label for r in rules.rules] + [None]
@@ -958,7 +965,7 @@ def audit(rules_path: str, data: str, target: str, alpha: float, fmt: str, quiet
     rules = _load_rules(rules_path)
     df = _read_data(data)
     _need_columns(df, [target], data, "target")
-    X = _features_frame(df, rules)
+    X = _features_frame(df, rules, data)
     _check_schema(rules, X, data, rules_path)
     ids = _rule_ids(rules, X, data, quiet)
     from .data import as_labels

@@ -639,6 +639,14 @@ def test_apply_and_audit_pass_list_columns_the_rules_do_not_read(files, tmp_path
     got = pl.read_parquet(out)
     assert got["tags"].to_list() == tags and got.height == df.height
     run("audit", files["rules"], p, "--target", TARGET, ok=(0, 1))
+    # a list column the rules do read (an embedding) must be regular; the error names the file
+    from rules_export import Feature
+
+    emb = RuleSet((Feature("tags_0"),), (0, 1), (Rule((Interval("tags_0", None, 0.5),), 1),))
+    emb_path = tmp_path / "emb.json"
+    emb.save(emb_path)
+    msg = fails("apply", emb_path, p, "-o", tmp_path / "o2.parquet")
+    assert "tags.parquet: column 'tags': embedding lists have different lengths" in msg
 
 
 def test_csv_with_a_repeated_header_name_is_refused(tmp_path):
