@@ -220,10 +220,7 @@ class _Renderer:
 
     def rule_condition(self, k: int) -> exp.Expression:
         parts = [p for c in self.rules.rules[k].conditions for p in self.condition(c)]
-        out = parts[0]
-        for p in parts[1:]:  # a flat left-deep AND chain: a AND b AND c
-            out = exp.And(this=out, expression=p)
-        return out
+        return _and_all(parts)
 
     def label(self, label: Label) -> exp.Expression:
         kinds = {_label_kind(c) for c in self.rules.classes}
@@ -278,6 +275,26 @@ class _Renderer:
         """SQL text; ``expression`` is consumed (sqlglot's generator may rewrite it in place)."""
         with _gc_paused():
             return _generator(self.dialect, pretty).generate(expression, copy=False)
+
+
+_FLAT_AND = 256  # longer AND chains are written as a balanced tree of parenthesized halves
+
+
+def _and_all(parts: list[exp.Expression]) -> exp.Expression:
+    """``a AND b AND c``: a flat chain, which engines parse left-deep (one level per term);
+    past ``_FLAT_AND`` terms, parenthesized halves keep the depth logarithmic (SQLite refuses
+    expression trees deeper than 1,000). AND of comparisons is associative in SQL's
+    three-valued logic, so the grouping never changes a result."""
+    if len(parts) <= _FLAT_AND:
+        out = parts[0]
+        for p in parts[1:]:
+            out = exp.And(this=out, expression=p)
+        return out
+    mid = len(parts) // 2
+    return exp.And(
+        this=exp.Paren(this=_and_all(parts[:mid])),
+        expression=exp.Paren(this=_and_all(parts[mid:])),
+    )
 
 
 # --- rendering speed ------------------------------------------------------------------------------

@@ -335,3 +335,40 @@ def test_output_columns_may_not_match_a_feature_in_any_case(feature: str) -> Non
     lite.executemany("INSERT INTO input VALUES (?)", [(v,) for v in values])
     sql = rx.to_sql(rs, dialect="sqlite", rule_id_column="rid", label_column="answer")
     assert [r[-1] for r in lite.execute(sql).fetchall()] == want
+
+
+def test_a_rule_longer_than_sqlite_expression_depth_runs() -> None:
+    """1,500 comparisons in one rule: SQLite refuses an expression tree deeper than 1,000, so
+    long AND chains are written as parenthesized halves (the same result in 3-valued logic)."""
+    import sqlite3
+
+    duckdb = pytest.importorskip("duckdb")
+    n = 750
+    names = [f"f{i}" for i in range(n)]
+    rng = np.random.default_rng(5)
+    wide = rx.Rule(tuple(rx.Interval(f, -2.5, 2.5) for f in names), "in")
+    rs = rx.RuleSet(
+        rx.make_features(names), ("in", "out"), (wide, rx.Rule((rx.Interval("f0", 2.5),), "out"))
+    )
+    data = {f: rng.uniform(-1.0, 1.0, size=40) for f in names}
+    data["f1"][3] = math.nan
+    data["f0"][5] = 3.0
+    data[names[-1]][7] = -2.5  # the low end is open
+    want = rx.match(rs, data).tolist()
+    assert 0 in want and -1 in want
+    lite = sqlite3.connect(":memory:")
+    lite.execute("CREATE TABLE input (" + ", ".join(f'"{f}" REAL' for f in names) + ")")
+    rows = [tuple(None if math.isnan(data[f][i]) else data[f][i] for f in names) for i in range(40)]
+    lite.executemany(f"INSERT INTO input VALUES ({', '.join('?' * n)})", rows)
+    got = [r[0] for r in lite.execute(f"SELECT {to_sql(rs, 'sqlite', form='rule_id')} FROM input")]
+    assert got == want
+    con = duckdb.connect()
+    con.register("t", __import__("pyarrow").table(data))
+    assert [
+        r[0]
+        for r in con.execute(f"SELECT {to_sql(rs, 'duckdb', form='rule_id')} FROM t").fetchall()
+    ] == want
+    # a short rule stays a flat chain: no parentheses but the casts'
+    short = rx.RuleSet(rx.make_features(names), ("in",), (rx.Rule(wide.conditions[:3], "in"),))
+    cond = to_sql(short, "duckdb", form="rule_id").split("WHEN", 1)[1].split("THEN")[0]
+    assert cond.count("(") == cond.count("CAST(")
