@@ -134,6 +134,21 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
     return idx
 
 
+def _no_missing_labels(y: Any) -> None:
+    """A missing (None, NaN) or infinite label is an input error, never a wrong answer."""
+    arr = np.asarray(y)
+    if arr.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(arr))
+    elif arr.dtype.kind == "O":
+        bad = np.flatnonzero(
+            [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in arr.ravel()]
+        )
+    else:
+        return
+    if bad.size:
+        raise InputError(f"label is missing or not finite at row {int(bad[0])}")
+
+
 # --- counting ----------------------------------------------------------------------------------
 def _match(rules: RuleSet, X: Any) -> np.ndarray:
     """The first matching rule per row (-1: none), by the fast evaluator."""
@@ -186,6 +201,7 @@ def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> AuditC
     order again.
     """
     ids = _match(rules, X) if rule_ids is None else np.asarray(rule_ids, dtype=np.int64)
+    _no_missing_labels(y)
     cls = label_indices(rules, y)
     if cls.shape[0] != ids.shape[0]:
         raise InputError(f"got {cls.shape[0]} labels for {ids.shape[0]} rows")
@@ -249,7 +265,11 @@ class ClassCapAudit:
 
 @dataclass(frozen=True)
 class SetAudit:
-    """The rule set: coverage and the error on covered rows against the guarantee."""
+    """The rule set: coverage and the error on covered rows against the guarantee.
+
+    ``certified``: whether the fit certified ``max_error`` (and the per-class caps). An
+    uncertified guarantee (``certify=False``, or written by hand) is the target the rules were
+    made for: it is tested the same way, and the report says it was not certified."""
 
     rows: int
     covered: int
@@ -266,6 +286,7 @@ class SetAudit:
     fit_coverage: float | None
     coverage_drift: float | None
     per_class: tuple[ClassCapAudit, ...]
+    certified: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -467,6 +488,7 @@ def audit_from_counts(
         fit_coverage=fit_cov,
         coverage_drift=coverage - fit_cov if fit_cov is not None else None,
         per_class=tuple(per_class),
+        certified=bool(g.certified) if g is not None else None,
     )
     return AuditReport(
         rows=n_rows,
@@ -576,6 +598,9 @@ def audit_sql(
             )
             for i in range(len(rules.rules))
         ),
+        # rows without a label: an input error (counting them as wrong answers would break
+        # bounds that hold), refused by counts_from_sql_rows as the Python audit refuses them
+        _count_if(exp.Is(this=exp.column(ident("target")), expression=exp.Null()), "n_no_label"),
     ]
     query = (
         exp.select(exp.column(ident("rule_id")), *aggregates)
@@ -598,12 +623,14 @@ def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> Audit
     """The count tables from the result rows of :func:`audit_sql`'s query.
 
     Each row is ``(rule_id, n_rows, n_class_0 .. n_class_{C-1}, covers_0_class_0 ..
-    covers_{R-1}_class_{C-1}, covers_0 .. covers_{R-1})``; ``rule_id`` -1 is "no rule".
+    covers_{R-1}_class_{C-1}, covers_0 .. covers_{R-1}, n_no_label)``; ``rule_id`` -1 is "no
+    rule". Rows without a label (NULL) are an :class:`InputError`, as in :func:`audit`.
     """
     n_rules, n_classes = len(rules.rules), len(rules.classes)
-    width = 2 + n_classes + n_rules * n_classes + n_rules
+    width = 3 + n_classes + n_rules * n_classes + n_rules
     answered = np.zeros((n_rules + 1, n_classes + 1), dtype=np.int64)
     covers = np.zeros((n_rules, n_classes + 1), dtype=np.int64)
+    no_label = 0
     for row in rows:
         if len(row) != width:
             raise ValueError(f"expected {width} columns per row, got {len(row)}")
@@ -616,7 +643,13 @@ def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> Audit
         answered[r, :n_classes] += per_class
         answered[r, n_classes] += total - per_class.sum()
         cov = v[2 + n_classes : 2 + n_classes + n_rules * n_classes].reshape(n_rules, n_classes)
-        cov_total = v[2 + n_classes + n_rules * n_classes :]
+        cov_total = v[2 + n_classes + n_rules * n_classes : -1]
+        no_label += int(v[-1])
         covers[:, :n_classes] += cov
         covers[:, n_classes] += cov_total - cov.sum(axis=1)
+    if no_label:
+        raise InputError(
+            f"{no_label:,} rows have no label (NULL in the target column); an audit needs a "
+            "label on every row"
+        )
     return AuditCounts(answered, covers)

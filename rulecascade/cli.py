@@ -408,6 +408,8 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
     if s.max_error is not None:
         against = "true labels" if s.mode == "truth" else "the model's outputs"
         verdict = f"BROKEN p={s.p_value:.2g}" if s.broken else "holds"
+        if s.certified is False:
+            verdict += " (a target: not certified at fit)"
         lines.append(
             f"guarantee: max_error {s.max_error:g} vs {against} (the --target column): {verdict}"
             f"; within it at {conf} on this data: {_fmt(s.recertified)}"
@@ -416,6 +418,8 @@ def _audit_text(report: Any, rules_path: str, data_path: str) -> str:
         lines.append("guarantee: none recorded in the rule file")
     for c in s.per_class:
         verdict = f"BROKEN p={c.p_value:.2g}" if c.broken else "holds"
+        if s.certified is False:
+            verdict += " (a target: not certified at fit)"
         lines.append(
             f"per class {_label(c.label)}: {c.wrong:,} of {c.rows:,} rows answered otherwise "
             f"({_pct(c.error, 2)}; cap {100 * c.max_error:g}%): {verdict}"

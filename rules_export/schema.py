@@ -293,9 +293,7 @@ def _best(
             expected += [t for t in e.expected if t not in expected]
         return _Error(path, "", tuple(expected), value)
     titles = [
-        t.get("title") or _type_names(t.get("type", "?"))
-        if isinstance(t, dict)
-        else "?"
+        t.get("title") or _type_names(t.get("type", "?")) if isinstance(t, dict) else "?"
         for t in targets
     ]
     first = deepest[0]

@@ -142,3 +142,26 @@ def test_cli_exports_the_audit_query(breast_cancer, tmp_path):
     assert got == audit_counts(rules, ds.frame, ds.y)
     res = CliRunner().invoke(main, ["export", str(rp), "--to", "audit-sql"])
     assert res.exit_code == 2 and "needs --target" in res.stderr
+
+
+def test_rows_without_a_label_are_an_input_error_in_sql_as_in_python(breast_cancer):
+    """NULL targets were counted as wrong answers by the SQL route (a false alarm) while the
+    CLI refused them: both refuse them now."""
+    from rules_export.reference import InputError
+
+    ds, rules = breast_cancer
+    df = ds.frame.with_columns(
+        pl.when(pl.int_range(pl.len()) % 50 == 3).then(None).otherwise(pl.col("benign"))
+        .alias("benign")
+    )  # fmt: skip
+    n_missing = int(df["benign"].null_count())
+    assert n_missing > 0
+    with pytest.raises(InputError, match=f"{n_missing} rows have no label"):
+        _duckdb_counts(rules, df, "benign")
+    with pytest.raises(InputError, match="label is missing or not finite at row 3"):
+        audit(rules, df.drop("benign"), df["benign"].to_numpy())
+    # without them, SQL and Python agree as before
+    clean = df.drop_nulls("benign")
+    assert _duckdb_counts(rules, clean, "benign") == audit_counts(
+        rules, clean.drop("benign"), clean["benign"].to_numpy()
+    )

@@ -235,11 +235,14 @@ def test_counts_from_sql_rows_round_trip():
             (i if i < 3 else -1, int(c.sum()), int(c[0]), int(c[1]))
             + tuple(int(v) for v in cov[:, :2].ravel())
             + tuple(int(v) for v in cov.sum(axis=1))
+            + (0,)  # rows without a label
         )
     got = counts_from_sql_rows(rs, rows)
     assert got == AuditCounts(answered, covers)
+    with pytest.raises(InputError, match="2 rows have no label"):
+        counts_from_sql_rows(rs, [*rows[:-1], rows[-1][:-1] + (2,)])
     with pytest.raises(ValueError, match="out of range"):
-        counts_from_sql_rows(rs, [(5, 1, 1, 0) + (0,) * 9])
+        counts_from_sql_rows(rs, [(5, 1, 1, 0) + (0,) * 10])
     with pytest.raises(ValueError, match="columns"):
         counts_from_sql_rows(rs, [(0, 1, 1, 0)])
 
@@ -252,3 +255,7 @@ def test_bad_alpha_and_shapes():
         audit_from_counts(rs, _counts(np.zeros((3, 3))))
     with pytest.raises(InputError, match="labels"):
         audit_counts(rs, {"x": np.zeros(3)}, np.zeros(4))
+    # a missing label is an input error, not a wrong answer (as in SQL and the CLI)
+    for y in (np.array([0.0, np.nan, 1.0]), np.array([0, None, 1], dtype=object)):
+        with pytest.raises(InputError, match="label is missing or not finite at row 1"):
+            audit_counts(rs, {"x": np.zeros(3)}, y)

@@ -654,3 +654,24 @@ def test_csv_with_a_repeated_header_name_is_refused(tmp_path):
     p.write_text("worst_radius,benign,worst_radius\n1,1,2\n")
     msg = fails("fit", p, "--target", "benign", "-o", tmp_path / "r.json")
     assert "dup.csv: duplicate column name(s) 'worst_radius'" in msg
+
+
+def test_audit_says_when_the_guarantee_was_not_certified(files, tmp_path):
+    """A rule file fitted with certify=False still records its target: audit tests it the
+    same way and says it was a target, not a certified bound."""
+    ds = datasets.load("breast_cancer")
+    path = tmp_path / "target.json"
+    _rules(ds.features, guarantee=Guarantee(max_error=0.02, confidence=0.95)).save(path)
+    res = run("audit", path, files["parquet"], "--target", TARGET, ok=(0, 1))
+    assert "(a target: not certified at fit)" in res.stdout
+    doc = json.loads(
+        run(
+            "audit", path, files["parquet"], "--target", TARGET, "--format", "json", ok=(0, 1)
+        ).stdout
+    )
+    assert doc["set"]["certified"] is False and doc["set"]["p_value"] is not None
+    certified = json.loads(
+        run("audit", files["rules"], files["parquet"], "--target", TARGET, "--format", "json",
+            ok=(0, 1)).stdout
+    )  # fmt: skip
+    assert certified["set"]["certified"] is True
