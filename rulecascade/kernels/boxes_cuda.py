@@ -8,10 +8,12 @@ either device). A row is tested by the very function the CPU kernel uses (``box_
 flattened on the CPU into condition arrays (:func:`.boxes.box_conditions`: feature and allowed-bin
 table per condition, in the CPU kernels' order).
 
-``box_counts`` and ``box_bitsets`` send the codes of the rows they read only. ``box_counts``:
-one block per (box, tile of rows); threads add hits into per-block class counters
-in shared memory, then into ``out`` with one atomic add per class. ``box_bitsets``: one thread per
-(box, 64-row word). ``match_rules``: one thread per row; ``bin_columns``: one per value; both on chunks of rows
+``box_counts``, ``box_margins`` and ``box_bitsets`` send the codes of the rows they read only
+(the last such gather stays on the device while its arrays live). ``box_counts``: one block per
+(box, tile of rows); threads add hits into per-block class counters in shared memory, then
+into ``out`` with one atomic add per class. ``box_margins``: the same blocks, atomic adds into
+the box's margin histogram. ``box_bitsets``: one thread per (box, 64-row word).
+``match_rules``: one thread per row; ``bin_columns``: one per value; both on chunks of rows
 gathered on the host (the feature matrix is never copied whole to the device).
 
 ``numba.cuda`` is imported on first use only (importing rulecascade never needs CUDA); under
