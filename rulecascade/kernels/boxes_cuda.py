@@ -241,6 +241,15 @@ def _gather(codes: np.ndarray, rows: np.ndarray, y: np.ndarray | None = None) ->
     return arrays
 
 
+def _rows_f64(values: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``values[part]`` as a Fortran-order float64 array, gathered column by column (half the
+    host time of fancy indexing the rows and converting the copy)."""
+    out = np.empty((part.shape[0], values.shape[1]), np.float64, order="F")
+    for j in range(values.shape[1]):
+        out[:, j] = values[:, j][part]
+    return out
+
+
 def box_counts(codes, y, rows, masks, bin_freq, out) -> None:
     """Same contract as :func:`.boxes.box_counts`: ``out[k, c]`` += rows of class ``c``
     (among ``rows``) inside box ``k``."""
@@ -305,7 +314,7 @@ def match_rules(values, rows, *program_and_out) -> None:
     d_prog = tuple(cuda.to_device(np.ascontiguousarray(a)) for a in program)
     for s in range(0, rows.shape[0], CHUNK_ROWS):
         part = rows[s : s + CHUNK_ROWS]
-        d_vals = cuda.to_device(np.asfortranarray(values[part], np.float64))
+        d_vals = cuda.to_device(_rows_f64(values, part))
         d_out = cuda.device_array(part.shape[0], np.int64)
         kernel[(part.shape[0] + THREADS - 1) // THREADS, THREADS](d_vals, *d_prog, d_out)
         out[s : s + part.shape[0]] = d_out.copy_to_host()
@@ -324,7 +333,7 @@ def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out) -
     )
     for s in range(0, n_rows, CHUNK_ROWS):
         part = rows[s : s + CHUNK_ROWS]
-        d_vals = cuda.to_device(np.asfortranarray(values[part], np.float64))
+        d_vals = cuda.to_device(_rows_f64(values, part))
         d_out = cuda.device_array((part.shape[0], n_features), np.uint8, order="F")
         n_threads = part.shape[0] * n_features
         kernel[(n_threads + THREADS - 1) // THREADS, THREADS](d_vals, *tables, d_out)
