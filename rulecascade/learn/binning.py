@@ -18,8 +18,9 @@ from ..kernels.dispatch import twin
 __all__ = ["MISSING", "Binner"]
 
 
-def _float_dtype(values: np.ndarray) -> type:
-    """float32 values are binned as they are (compared in float64, exactly); else float64."""
+def float_dtype(values: np.ndarray) -> type:
+    """The float type the kernels read ``values`` in: float32 as they are (compared in
+    float64, exactly), anything else as float64."""
     return np.float32 if values.dtype == np.float32 else np.float64
 
 
@@ -101,7 +102,7 @@ class Binner:
             out = np.full(values.shape, MISSING, dtype=np.uint8, order="F")
         if rows.shape[0] and values.shape[1]:
             twin(bin_columns, device)(
-                np.asfortranarray(values, dtype=_float_dtype(values)),
+                np.asfortranarray(values, dtype=float_dtype(values)),
                 np.asarray(rows, np.int64),
                 self.is_cat.astype(np.uint8),
                 self.edges,

@@ -1,7 +1,8 @@
 """The learning pipeline on an encoded matrix: split, bin, grow, widen, validate, select, certify.
 
-:func:`learn_rules` works on float64 or float32 values (categorical columns as integer codes) and class
-indices; :class:`rulecascade.RuleLearner` turns its result into a ``rules_export.RuleSet``.
+:func:`learn_rules` works on float64 or float32 values (categorical columns as integer codes)
+and class indices; :class:`rulecascade.RuleLearner` turns its result into a
+``rules_export.RuleSet``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from scipy import stats
 
 from ..kernels.boxes import first_box, match_rules
 from ..kernels.dispatch import twin
-from .binning import Binner
+from .binning import Binner, float_dtype
 from .bounds import (
     Certification,
     binomial_pvalue,
@@ -284,7 +285,7 @@ def match(
         rows = np.arange(values.shape[0], dtype=np.int64)
     out = np.empty(rows.shape[0], np.int64)
     if rows.shape[0]:
-        vals = values if values.dtype in (np.float64, np.float32) else values.astype(np.float64)
+        vals = np.asarray(values, dtype=float_dtype(values))
         twin(match_rules, device)(vals, np.asarray(rows, np.int64), *program, out)
     return out
 
@@ -412,9 +413,8 @@ def learn_rules(
     t = time.perf_counter()
     fit_rows = grow_rows if shared else np.concatenate([grow_rows, val_rows])
     binner = Binner.fit(values, is_cat, n_categories, fit_rows, cfg.max_bins, rng=rng)
-    codes = binner.transform(
-        values, fit_rows, cfg.device
-    )  # certification matches raw values: not binned
+    # only growth and validation rows are binned: certification matches raw values
+    codes = binner.transform(values, fit_rows, cfg.device)
     mins, maxs = binner.value_range(values, codes, fit_rows)
     below, above = _gap_tables(binner, mins, maxs)
     no_missing = ~np.any(codes[fit_rows] == 255, axis=0)
