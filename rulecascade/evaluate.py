@@ -674,6 +674,8 @@ def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
             if missing:
                 raise _missing_error(missing)
             return _frame(cr, cols)
+        if len(X) == 0:  # no rows: as an empty array of the schema's width
+            return _numpy_frame(cr, np.empty((0, cr.n_features)))
         arr = np.asarray(X)
         if arr.dtype.kind in "USO":
             arr = np.array(X, dtype=object)

@@ -368,8 +368,6 @@ class Cascade:
                 self._fail(batch, f"returned an unusable result: {e}", who, e)
             if n_in != n_out:
                 self._fail(batch, f"returned {n_out} rows for {n_in} input rows", who)
-        elif isinstance(X, (list, tuple)) and len(X) == 0:  # an empty batch
-            X = Z = np.empty((0, len(self.rules.feature_names)))
 
         t0 = time.perf_counter()
         try:

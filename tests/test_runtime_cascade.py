@@ -400,6 +400,9 @@ def test_empty_batches_of_any_kind_give_empty_answers():
         got, rule = c.predict(X, return_rule=True)
         assert len(got) == 0 and len(rule) == 0, type(X)
     assert calls == []  # the model is not called for no rows
+    from rulecascade import match
+
+    assert match(rs, []).tolist() == [] and match(rs, ()).tolist() == []  # the same reader
     assert c.predict(np.array([[1.0, 0.0], [0.0, 0.0]])).tolist() == ["y", "n"]
 
 
