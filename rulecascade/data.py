@@ -277,6 +277,11 @@ _FLOAT32_EXACT = (pl.Float32, pl.Boolean, pl.Null, pl.Int8, pl.Int16, pl.UInt8, 
 )
 
 
+def _ints_exact(lo: int, hi: int) -> bool:
+    """Whether every integer in ``[lo, hi]`` is exact in float32."""
+    return -_EXACT_INT <= lo and hi <= _EXACT_INT
+
+
 def _exact_in_float32(s: pl.Series, kind: str, categories: Sequence[str] | None) -> bool:
     """Whether every value of column ``s`` (as encoded) is exact in float32."""
     if kind != NUMERIC:  # category codes: fewer than the categories (or than the rows)
@@ -288,7 +293,7 @@ def _exact_in_float32(s: pl.Series, kind: str, categories: Sequence[str] | None)
     if s.dtype.is_integer():
         if s.null_count() == s.len():
             return True
-        return -_EXACT_INT <= s.min() and s.max() <= _EXACT_INT  # type: ignore[operator]
+        return _ints_exact(s.min(), s.max())  # type: ignore[arg-type]
     return False
 
 
@@ -356,7 +361,7 @@ def _array_exact_in_float32(X: np.ndarray) -> bool:
     if X.dtype == np.float32 or X.dtype.kind == "b" or X.dtype.itemsize <= 2:
         return True
     if X.dtype.kind in "iu":
-        return X.size == 0 or (-_EXACT_INT <= int(X.min()) and int(X.max()) <= _EXACT_INT)
+        return X.size == 0 or _ints_exact(int(X.min()), int(X.max()))
     return False
 
 
