@@ -472,14 +472,19 @@ def _compiled(rules: RuleSet | CompiledRules) -> CompiledRules:
 
 
 # ---------------------------------------------------------------------------------------------
-# projection: z_j = sum_i (x_i - mean_i) * w_ji, left to right in float64 (as the reference)
+# projection: z_j = sum_i (x_i - mean_i) * w_ji in float64, in blocks of ``block`` inputs each
+# summed left to right, then the block sums left to right (the order of Projection.blocks)
 
 
-def _project_row(A, i, in_pos, mean, weights, P, j0):
+def _project_row(A, i, in_pos, mean, weights, block, P, j0):
+    n = in_pos.shape[0]
     for j in range(weights.shape[0]):
         acc = 0.0
-        for k in range(in_pos.shape[0]):
-            acc = acc + (float(A[i, in_pos[k]]) - mean[k]) * weights[j, k]
+        for start in range(0, n, block):
+            part = 0.0
+            for k in range(start, min(start + block, n)):
+                part = part + (float(A[i, in_pos[k]]) - mean[k]) * weights[j, k]
+            acc = acc + part
         P[i, j0 + j] = acc
 
 
@@ -487,15 +492,15 @@ _project_row_nb = njit(cache=True, nogil=True)(_project_row)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _project_parallel(A, in_pos, mean, weights, P, j0):
+def _project_parallel(A, in_pos, mean, weights, block, P, j0):
     for i in prange(A.shape[0]):
-        _project_row_nb(A, i, in_pos, mean, weights, P, j0)
+        _project_row_nb(A, i, in_pos, mean, weights, block, P, j0)
 
 
 @njit(cache=True, nogil=True)
-def _project_serial(A, in_pos, mean, weights, P, j0):
+def _project_serial(A, in_pos, mean, weights, block, P, j0):
     for i in range(A.shape[0]):
-        _project_row_nb(A, i, in_pos, mean, weights, P, j0)
+        _project_row_nb(A, i, in_pos, mean, weights, block, P, j0)
 
 
 def _run_parallel(par: Any, ser: Any, n: int, *args: Any) -> Any:
@@ -522,6 +527,7 @@ def _fill_projection(cr: CompiledRules, A: np.ndarray, in_pos: np.ndarray, M: np
         np.ascontiguousarray(in_pos, dtype=np.int64),
         mean,
         weights,
+        proj.blocks()[0][1],  # the block size (all inputs: one block)
         M,
         len(cr.direct),
     )

@@ -39,7 +39,7 @@ from . import data as _data
 from . import evaluate as _evaluate
 from .kernels.dispatch import AUTO_CUDA, DEVICES, select_device
 from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
-from .learn.projection import fit_lda, fit_pca, project
+from .learn.projection import SUM_BLOCK, fit_lda, fit_pca, project
 
 __all__ = ["NoRulesWarning", "RuleLearner"]
 
@@ -550,8 +550,9 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             outputs=tuple(outs),
             mean=tuple(float(v) for v in mean),
             weights=tuple(tuple(float(v) for v in row) for row in weights),
+            sum_block=SUM_BLOCK if num_idx.size > SUM_BLOCK else None,
         )
-        z = project(raw, mean, weights)
+        z = project(raw, mean, weights, proj.sum_block)
         # learning columns: the projected ones, then the raw columns kept beside them
         keep = np.arange(fm.n_features) if self.keep_inputs else np.flatnonzero(is_cat_raw)
         values = np.asfortranarray(np.concatenate([z, fm.values[:, keep]], axis=1))
@@ -643,7 +644,12 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             return fm.values
         p = self._proj
         idx = [fm.names.index(n) for n in p.inputs]
-        z = project(np.asfortranarray(fm.values[:, idx]), np.asarray(p.mean), np.asarray(p.weights))
+        z = project(
+            np.asfortranarray(fm.values[:, idx]),
+            np.asarray(p.mean),
+            np.asarray(p.weights),
+            p.sum_block,
+        )
         raw = [fm.names.index(n) for n in self._learn_names[len(p.outputs) :]]
         return np.asfortranarray(np.concatenate([z, fm.values[:, raw]], axis=1))
 

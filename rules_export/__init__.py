@@ -19,6 +19,7 @@ from .model import (
     RuleSet,
     RuleSetError,
     RuleStats,
+    format_version,
     make_features,
 )
 from .python_src import to_python
@@ -38,6 +39,7 @@ __all__ = [
     "RuleSetError",
     "RuleStats",
     "dumps",
+    "format_version",
     "label_expression",
     "load",
     "loads",

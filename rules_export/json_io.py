@@ -23,6 +23,7 @@ from .model import (
     RuleSet,
     RuleSetError,
     RuleStats,
+    format_version,
 )
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -33,7 +34,7 @@ def to_dict(rules: RuleSet) -> dict[str, Any]:
     """Plain JSON data for a rule set."""
     doc: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": format_version(rules),
         "library_version": rules.library_version,
         "features": [
             {
@@ -57,6 +58,8 @@ def to_dict(rules: RuleSet) -> dict[str, Any]:
             "mean": list(p.mean),
             "weights": [list(w) for w in p.weights],
         }
+        if p.sum_block is not None:
+            doc["projection"]["sum_block"] = p.sum_block
     if rules.guarantee is not None:
         g = rules.guarantee
         doc["guarantee"] = {
@@ -286,6 +289,11 @@ def from_dict(doc: Any, source: str = "<dict>") -> RuleSet:
         raise RuleSetError(f"{source}: invalid rule set ({type(e).__name__}: {e})") from None
 
 
+def _whole(value: Any) -> Any:
+    """A JSON integer written as ``256.0`` (JSON has one number type) read as an int."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _build(doc: dict[str, Any], source: str) -> RuleSet:
     try:
         features = tuple(
@@ -298,6 +306,7 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
                 tuple(proj["outputs"]),
                 tuple(proj["mean"]),
                 tuple(tuple(w) for w in proj["weights"]),
+                _whole(proj.get("sum_block")),
             )
             if proj is not None
             else None

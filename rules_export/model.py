@@ -13,12 +13,13 @@ Semantics (every evaluator obeys them, see ``reference.py``):
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FORMAT_NAME = "rulecascade.ruleset"
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # 1.1: Projection.sum_block (a 1.0 reader refuses the key, by schema)
 
 Label = str | int | bool
 FeatureKind = Literal["numeric", "categorical"]
@@ -143,14 +144,19 @@ class Feature:
 class Projection:
     """Derived numeric features ``z_j = sum_i (x_i - mean_i) * weights[j][i]``.
 
-    The sum runs over ``inputs`` in order, left to right, in float64; every evaluator uses that
-    order so that all of them compute the same bits.
+    The sum is taken in float64 in one fixed order, which every evaluator follows so that all
+    of them compute the same bits: the inputs in order, in consecutive blocks of ``sum_block``
+    inputs (the last may be shorter); each block is summed left to right, and the block sums
+    are added left to right. ``sum_block=None`` is one block (the whole sum left to right, as
+    in format 1.0). Blocks keep SQL's nesting shallow: a left-to-right sum of ``n`` terms is an
+    expression ``n`` levels deep, and DuckDB and SQLite refuse depths past 1,000.
     """
 
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     mean: tuple[float, ...]
     weights: tuple[tuple[float, ...], ...]
+    sum_block: int | None = None
 
     def __post_init__(self) -> None:
         inputs = tuple(_check_name(n, "projection input") for n in self.inputs)
@@ -169,10 +175,28 @@ class Projection:
             raise RuleSetError(
                 f"projection weights must be {len(outputs)} rows of {len(inputs)} numbers"
             )
+        block = self.sum_block
+        if block is not None:
+            try:
+                block = operator.index(block) if not isinstance(block, bool) else -1
+            except TypeError:
+                block = -1
+            if block < 1:
+                raise RuleSetError(
+                    "projection sum_block must be a positive integer or None, got "
+                    f"{_short(self.sum_block)}"
+                )
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "outputs", outputs)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "sum_block", block)
+
+    def blocks(self) -> tuple[tuple[int, int], ...]:
+        """The ``(start, stop)`` input ranges summed one after another."""
+        n = len(self.inputs)
+        size = n if self.sum_block is None else self.sum_block
+        return tuple((a, min(a + size, n)) for a in range(0, n, size))
 
 
 @dataclass(frozen=True)
@@ -558,3 +582,11 @@ def make_features(
         Feature(n, "categorical", tuple(categories.get(n, ()))) if n in cat else Feature(n)
         for n in names
     )
+
+
+def format_version(rules: RuleSet) -> str:
+    """The oldest format version that holds ``rules`` (a reader of that version reads the file):
+    ``"1.1"`` for a projection summed in blocks, else ``"1.0"``."""
+    if rules.projection is not None and rules.projection.sum_block is not None:
+        return "1.1"
+    return "1.0"

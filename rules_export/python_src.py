@@ -9,14 +9,14 @@ The generated module holds the rules as data (``RULES``) and a small interpreter
 
 Semantics are those of ``reference.py``: numeric values are converted with ``float()`` and
 compared in float64 (``None`` and NaN never match; +/-inf compare as numbers); categorical values
-match as exact strings, integers as their decimal text; projection features are summed left to
-right. Feature names and values only ever appear in the module as string literals (``repr``), so
+match as exact strings, integers as their decimal text; projection features are summed in the
+order ``Projection`` defines. Feature names and values only ever appear in the module as string literals (``repr``), so
 no name can inject code; the module passes ``ruff check`` and ``compile()``.
 """
 
 from __future__ import annotations
 
-from .model import FORMAT_VERSION, InSet, Interval, Label, RuleSet, RuleSetError
+from .model import InSet, Interval, Label, RuleSet, RuleSetError, format_version
 
 _CODE = '''
 
@@ -87,10 +87,15 @@ def _convert(name, value, where):
 def _project(values):
     if PROJECTION is None or not all(name in values for name in PROJECTION["inputs"]):
         return
+    inputs, mean, block = PROJECTION["inputs"], PROJECTION["mean"], PROJECTION["sum_block"]
     for j, output in enumerate(PROJECTION["outputs"]):
+        weights = PROJECTION["weights"][j]
         acc = 0.0
-        for i, name in enumerate(PROJECTION["inputs"]):
-            acc = acc + (values[name] - PROJECTION["mean"][i]) * PROJECTION["weights"][j][i]
+        for start in range(0, len(inputs), block):
+            part = 0.0
+            for i in range(start, min(start + block, len(inputs))):
+                part = part + (values[inputs[i]] - mean[i]) * weights[i]
+            acc = acc + part
         values[output] = acc
 
 
@@ -165,7 +170,7 @@ def predict_columns(columns):
 
 def _header(rules: RuleSet) -> str:
     lines = [
-        f'"""Rule set exported by rules_export (format {FORMAT_VERSION}); generated, do not edit.',
+        f'"""Rule set exported by rules_export (format {format_version(rules)}); generated, do not edit.',
         "",
         "Standalone (standard library only):",
         "    match(row) -> index of the first matching rule, -1 where none matches",
@@ -177,7 +182,7 @@ def _header(rules: RuleSet) -> str:
         "",
         "import math",
         "",
-        f"FORMAT_VERSION = {FORMAT_VERSION!r}",
+        f"FORMAT_VERSION = {format_version(rules)!r}",
         f"LIBRARY_VERSION = {rules.library_version!r}",
         f"DATA_FINGERPRINT = {rules.data_fingerprint!r}",
         "",
@@ -218,7 +223,10 @@ def to_python(rules: RuleSet) -> str:
         out.append("PROJECTION = None")
     else:
         out.append(
-            "# outputs[j] = sum over i, left to right, of (inputs[i] - mean[i]) * weights[j][i]"
+            "# outputs[j] = sum over i of (inputs[i] - mean[i]) * weights[j][i], in blocks of"
+        )
+        out.append(
+            "# sum_block inputs each summed left to right, then the block sums left to right"
         )
         out.append("PROJECTION = {")
         out.append("    'inputs': (" + "".join(f"{n!r}, " for n in p.inputs).rstrip() + "),")
@@ -228,6 +236,7 @@ def to_python(rules: RuleSet) -> str:
         for row in p.weights:
             out.append("        (" + "".join(f"{_float(w)}, " for w in row).rstrip() + "),")
         out.append("    ),")
+        out.append(f"    'sum_block': {p.blocks()[0][1]},")
         out.append("}")
     out.append("")
     out.append("# (label, conditions); a condition is (feature, 'interval', low, high) meaning")

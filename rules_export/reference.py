@@ -167,8 +167,11 @@ def input_columns(rules: RuleSet, X: Any) -> tuple[dict[str, np.ndarray], int]:
         with np.errstate(invalid="ignore", over="ignore"):
             for j, out_name in enumerate(proj.outputs):
                 acc = np.zeros(n_rows, dtype=np.float64)
-                for i, in_name in enumerate(proj.inputs):
-                    acc = acc + (cols[in_name] - proj.mean[i]) * proj.weights[j][i]
+                for start, stop in proj.blocks():
+                    part = np.zeros(n_rows, dtype=np.float64)
+                    for i in range(start, stop):
+                        part = part + (cols[proj.inputs[i]] - proj.mean[i]) * proj.weights[j][i]
+                    acc = acc + part
                 cols[out_name] = acc
     return cols, n_rows
 

@@ -30,7 +30,10 @@ How the semantics of ``reference.py`` are kept on every engine:
   integers compare as their decimal text). String literals and identifiers are escaped by
   sqlglot; every identifier is quoted, whatever characters the name holds.
 * **Projection** features are rendered inline as ``((x1 - m1) * w1 + (x2 - m2) * w2 + ...)``,
-  summed left to right in DOUBLE like the reference. (PostgreSQL raises "value out of range"
+  summed left to right in DOUBLE like the reference; a projection with ``sum_block`` is written
+  as parenthesized blocks added left to right, ``((block 1) + (block 2) + ...)``, the order
+  every evaluator follows, so that the expression nests about ``sum_block`` levels deep, not
+  one per input. (PostgreSQL raises "value out of range"
   where float64 arithmetic would overflow to inf or underflow to 0 instead of returning it.)
 
 Engine caveats (outside what SQL text can fix): DuckDB, Spark and SQLite resolve identifiers
@@ -185,17 +188,26 @@ class _Renderer:
         if name not in self._projected:
             proj: Projection = self.rules.projection  # type: ignore[assignment]
             j = proj.outputs.index(name)
-            acc: exp.Expression | None = None
-            for i, in_name in enumerate(proj.inputs):
-                term = exp.Mul(
-                    this=exp.Paren(
-                        this=exp.Sub(
-                            this=self.numeric(in_name), expression=self.number(proj.mean[i])
-                        )
-                    ),
-                    expression=self.number(proj.weights[j][i]),
-                )
-                acc = term if acc is None else exp.Add(this=acc, expression=term)
+            blocks = []
+            for start, stop in proj.blocks():
+                part: exp.Expression | None = None
+                for i in range(start, stop):
+                    term = exp.Mul(
+                        this=exp.Paren(
+                            this=exp.Sub(
+                                this=self.numeric(proj.inputs[i]),
+                                expression=self.number(proj.mean[i]),
+                            )
+                        ),
+                        expression=self.number(proj.weights[j][i]),
+                    )
+                    part = term if part is None else exp.Add(this=part, expression=term)
+                blocks.append(part)
+            acc = blocks[0]
+            if len(blocks) > 1:  # the block sums, each in parentheses, added left to right
+                acc = exp.Paren(this=acc)
+                for part in blocks[1:]:
+                    acc = exp.Add(this=acc, expression=exp.Paren(this=part))
             self._projected[name] = exp.Paren(this=acc)
         return self._projected[name].copy()
 

@@ -64,6 +64,14 @@ SCRIPT = textwrap.dedent(
     X = rng.choice(vals, size=(100, 3))
     for A in (X, X.astype(np.float32)):
         np.testing.assert_array_equal(match(rs, A, device="cuda"), reference_match(rs, A))
+    # a projection summed in blocks: the order decides this row (see test_export_agreement)
+    for block, want in ((None, 0), (2, -1)):
+        p4 = Projection(tuple("abcd"), ("z",), (0.0,) * 4, ((1.0,) * 4,), sum_block=block)
+        rs = RuleSet(tuple(Feature(n) for n in "abcd"), ("y",),
+                     (Rule((Interval("z", 0.5, None),), "y"),), projection=p4)
+        cols = {"a": [1e16], "b": [1.0], "c": [-1e16], "d": [1.0]}
+        assert match(rs, cols, device="cuda").tolist() == [want], block
+        assert match(rs, cols, device="cpu").tolist() == [want], block
     print("CUDASIM-OK", checked)
     """
 )

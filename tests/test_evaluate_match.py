@@ -87,6 +87,7 @@ def rule_sets(draw):
             outputs=("p0", "p1"),
             mean=tuple(draw(st.sampled_from([0.0, 0.5, -1.0])) for _ in NUMS),
             weights=tuple(tuple(draw(w) for _ in NUMS) for _ in range(2)),
+            sum_block=draw(st.sampled_from([None, 1, 2])),
         )
     numeric = list(NUMS) + (list(projection.outputs) if projection else [])
     rules = []

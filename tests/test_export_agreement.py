@@ -212,3 +212,31 @@ def test_nan_sorts_above_infinity_where_guarded(duck, pg) -> None:
     assert duckdb_results(duck, case, next(_names))[0] == want
     assert postgres_results(pg, case, next(_names))[0] == want
     assert python_ids(case) == want
+
+
+# --- projection sums in blocks (format 1.1) ---------------------------------------------------
+
+
+def _cancelling_projection(sum_block: int | None) -> Case:
+    """z = a + b + c + d on a row where the order of the sum decides the answer: left to right
+    ((1e16 + 1) - 1e16) + 1 is 1; in blocks of two (1e16 + 1) + (-1e16 + 1) is 0 (each block
+    rounds its 1 away). One rule, z > 0.5."""
+    names = ("a", "b", "c", "d")
+    proj = rx.Projection(names, ("z",), (0.0,) * 4, ((1.0,) * 4,), sum_block=sum_block)
+    rules = rx.RuleSet(
+        rx.make_features(names), ("y",), (rx.Rule((rx.Interval("z", 0.5, None),), "y"),), proj
+    )
+    row = (1e16, 1.0, -1e16, 1.0)
+    return Case(
+        rules, {n: [v] for n, v in zip(names, row, strict=True)}, dict.fromkeys(names, "double"), 1
+    )
+
+
+@pytest.mark.parametrize("sum_block, want", [(None, 0), (4, 0), (2, -1), (1, 0)])
+def test_every_engine_sums_a_projection_in_its_blocks(duck, lite, pg, sum_block, want) -> None:
+    case = _cancelling_projection(sum_block)
+    assert reference_ids(case) == [want]
+    assert python_ids(case) == [want]
+    assert duckdb_results(duck, case, next(_names))[0] == [want]
+    assert sqlite_results(lite, case, next(_names))[0] == [want]
+    assert postgres_results(pg, case, next(_names))[0] == [want]

@@ -186,7 +186,7 @@ def _interval(draw: Any, feature: str, pool: list[float]) -> rx.Interval:
 
 @st.composite
 def cases(draw: Any, max_rows: int = 30, projection: bool = True) -> Case:
-    n_num = draw(st.integers(1, 3))
+    n_num = draw(st.integers(1, 4))
     n_cat = draw(st.integers(0, 2))
     all_names = _unique_names(draw, n_num + n_cat + 1)
     num_names, cat_names = all_names[:n_num], all_names[n_num : n_num + n_cat]
@@ -203,12 +203,14 @@ def cases(draw: Any, max_rows: int = 30, projection: bool = True) -> Case:
     proj = None
     proj_inputs: list[str] = []
     if projection and n_num >= 2 and draw(st.integers(0, 2)) == 0:
-        proj_inputs = num_names[:2]
+        proj_inputs = num_names[: draw(st.integers(2, n_num))]
         proj = rx.Projection(
             tuple(proj_inputs),
             (proj_name,),
             tuple(draw(moderate) for _ in proj_inputs),
             (tuple(draw(st.sampled_from(PROJECTION_WEIGHTS)) for _ in proj_inputs),),
+            # blocks of 2 of 4 inputs sum (a + b) + (c + d), not left to right
+            sum_block=draw(st.sampled_from([None, 1, 2, 3])),
         )
         pools[proj_name] = draw(st.lists(moderate, min_size=1, max_size=3))
         # PostgreSQL raises on float overflow/underflow: keep projection inputs moderate

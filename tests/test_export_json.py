@@ -4,11 +4,13 @@ agreement of the stdlib validator with the ``jsonschema`` package), and one test
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
@@ -307,6 +309,22 @@ BAD_TEXTS: dict[str, tuple[Any, str]] = {
         lambda: _edit(_set(("projection", "mean", 0), True)),
         "$.projection.mean[0]: expected number, got true",
     ),
+    "projection sum_block zero": (
+        lambda: _edit(_set(("projection", "sum_block"), 0)),
+        "$.projection.sum_block: must be at least 1, got 0",
+    ),
+    "projection sum_block not an integer": (
+        lambda: _edit(_set(("projection", "sum_block"), 2.5)),
+        "$.projection.sum_block: expected integer, got 2.5",
+    ),
+    "projection sum_block boolean": (
+        lambda: _edit(_set(("projection", "sum_block"), True)),
+        "$.projection.sum_block: expected integer, got true",
+    ),
+    "unknown field in the projection": (
+        lambda: _edit(_set(("projection", "sum_order"), "pairwise")),
+        'unknown field "sum_order"',
+    ),
     "unknown field in a condition": (
         lambda: _edit(_set(("rules", 0, "conditions", 0, "missing"), "left")),
         'unknown field "missing"',
@@ -329,7 +347,7 @@ BAD_TEXTS: dict[str, tuple[Any, str]] = {
     ),
     "newer major version": (
         lambda: _edit(_set(("format_version",), "2.0")),
-        "format_version 2.0 is newer than this library reads (1.0)",
+        "format_version 2.0 is newer than this library reads (1.1)",
     ),
     "malformed version": (
         lambda: _edit(_set(("format_version",), "one")),
@@ -425,6 +443,36 @@ def test_newer_minor_version_with_unknown_optional_fields_is_read() -> None:
     d["rules"][0]["stats"]["future_stat"] = 3
     d["guarantee"]["future_guarantee_field"] = True
     assert rx.loads(text_of(d)) == rich_rule_set()
+
+
+def test_format_version_is_the_oldest_that_holds_the_rule_set() -> None:
+    """A projection summed in blocks needs format 1.1 (a 1.0 reader refuses its unknown
+    ``sum_block`` field, by schema, rather than sum it in another order); every other rule
+    set is written as 1.0, which older readers read."""
+    rs = rich_rule_set()
+    assert rs.projection is not None and rs.projection.sum_block is None
+    assert json.loads(rx.dumps(rs))["format_version"] == "1.0"
+    assert "sum_block" not in json.loads(rx.dumps(rs))["projection"]
+    p = rs.projection
+    blocked = dataclasses.replace(
+        rs, projection=rx.Projection(p.inputs, p.outputs, p.mean, p.weights, sum_block=1)
+    )
+    d = json.loads(rx.dumps(blocked))
+    assert d["format_version"] == "1.1" and d["projection"]["sum_block"] == 1
+    assert rx.loads(rx.dumps(blocked)) == blocked != rs
+    d["projection"]["sum_block"] = 1.0  # JSON has one number type
+    assert rx.loads(text_of(d)) == blocked
+    assert "(format 1.1)" in rx.to_python(blocked) and "(format 1.0)" in rx.to_python(rs)
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, 2.0, "4", np.int64(0)])
+def test_projection_sum_block_must_be_a_positive_integer(bad: Any) -> None:
+    with pytest.raises(rx.RuleSetError, match="sum_block must be a positive integer"):
+        rx.Projection(("a", "b"), ("z",), (0.0, 0.0), ((1.0, 1.0),), sum_block=bad)
+    p = rx.Projection(("a", "b", "c"), ("z",), (0.0,) * 3, ((1.0,) * 3,), sum_block=np.int64(2))
+    assert p.sum_block == 2 and type(p.sum_block) is int
+    assert p.blocks() == ((0, 2), (2, 3))
+    assert rx.Projection(("a", "b"), ("z",), (0.0,) * 2, ((1.0,) * 2,)).blocks() == ((0, 2),)
 
 
 def test_optional_fields_may_be_missing() -> None:

@@ -102,3 +102,53 @@ def test_lda_rules_on_an_embedding_column_in_a_cascade_and_in_duckdb():
     con.register("input", pa.table(cols))
     got = con.execute(f"SELECT rule_id FROM ({to_sql(rules, 'duckdb')})").fetchnumpy()["rule_id"]
     np.testing.assert_array_equal(np.asarray(got, dtype=np.int64), idx)
+
+
+def test_rules_on_a_1024_dimensional_embedding_run_in_duckdb_and_sqlite():
+    """A projection of 1,030 inputs is summed in blocks of 256 (format 1.1), so its SQL nests
+    about 260 levels deep: DuckDB and SQLite refuse more than 1,000, which a left-to-right sum
+    of 1,030 terms is. Every evaluator gives the learner's rule on every row."""
+    import json
+    import sqlite3
+
+    import duckdb
+    import pyarrow as pa
+
+    from rulecascade import RuleLearner
+    from rulecascade.learn.projection import SUM_BLOCK
+    from rules_export import dumps, to_python, to_sql
+
+    rng = np.random.default_rng(0)
+    n, d = 6000, 1030
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    learner = RuleLearner(max_error=0.1, projection="lda", n_components=1, random_state=0)
+    learner.fit(X[:5000], y[:5000])
+    rules = learner.rules_
+    assert len(rules) > 0 and rules.projection.sum_block == SUM_BLOCK == 256
+    assert len(rules.projection.blocks()) == 5
+    assert json.loads(dumps(rules))["format_version"] == "1.1"
+
+    test = X[5000:5600]
+    idx = learner.match(test)
+    assert 0 < np.mean(idx >= 0)
+    cols = {name: test[:, j].astype(np.float64) for j, name in enumerate(rules.feature_names)}
+    np.testing.assert_array_equal(reference_match(rules, cols), idx)
+    ns: dict = {}
+    exec(compile(to_python(rules), "<rules>", "exec"), ns)
+    assert ns["match_columns"]({k: v.tolist() for k, v in cols.items()}) == idx.tolist()
+
+    table = pa.table(cols)
+    con = duckdb.connect()
+    con.register("input", table)
+    got = con.execute(f"SELECT rule_id FROM ({to_sql(rules, 'duckdb')})").fetchnumpy()["rule_id"]
+    np.testing.assert_array_equal(np.asarray(got, dtype=np.int64), idx)
+
+    lite = sqlite3.connect(":memory:")
+    names = ", ".join(f'"{c}" REAL' for c in cols)
+    lite.execute(f'CREATE TABLE "input" ({names})')
+    marks = ", ".join("?" * len(cols))
+    rows = zip(*(v.tolist() for v in cols.values()), strict=True)
+    lite.executemany(f'INSERT INTO "input" VALUES ({marks})', rows)
+    got = [r[0] for r in lite.execute(f"SELECT rule_id FROM ({to_sql(rules, 'sqlite')})")]
+    assert got == idx.tolist()

@@ -93,13 +93,25 @@ def fit_lda(
     return mean.astype(np.float64), np.ascontiguousarray(_fix_signs(top), dtype=np.float64)
 
 
-def project(values: np.ndarray, mean: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(n, k) projected values, Fortran order."""
-    n = values.shape[0]
+#: a fitted projection of more inputs than this sums in blocks of this many (Projection.sum_block):
+#: exported SQL nests one level per term of a block, and DuckDB and SQLite stop at 1,000 levels
+SUM_BLOCK = 256
+
+
+def project(
+    values: np.ndarray, mean: np.ndarray, weights: np.ndarray, sum_block: int | None = None
+) -> np.ndarray:
+    """(n, k) projected values, Fortran order, summed in the order ``Projection`` defines
+    (blocks of ``sum_block`` inputs, each left to right; None: one block)."""
+    n, d = values.shape[0], weights.shape[1]
+    size = d if sum_block is None else sum_block
     acc = np.zeros((n, weights.shape[0]), dtype=np.float64, order="F")
     for j in range(weights.shape[0]):
         col = np.zeros(n, dtype=np.float64)
-        for i in range(weights.shape[1]):
-            col = col + (values[:, i] - mean[i]) * weights[j, i]
+        for start in range(0, d, size):
+            part = np.zeros(n, dtype=np.float64)
+            for i in range(start, min(start + size, d)):
+                part = part + (values[:, i] - mean[i]) * weights[j, i]
+            col = col + part
         acc[:, j] = col
     return acc
