@@ -11,6 +11,7 @@ _LAZY.update(  # serving: fast rule evaluation and the cascade runtime
         "CompiledRules": "evaluate",
         "compile_rules": "evaluate",
         "match": "evaluate",
+        "apply_in_spark": "spark",
     }
 )
 _LAZY.update(  # audit and comparison of rule sets

@@ -236,6 +236,9 @@ def _class_array(labels: Sequence[Any]) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+_NOT_PICKLED = frozenset({"_compiled", "_lock", "_batches", "_stats"})
+
+
 class Cascade:
     """Rules first, then ``model`` on what is left.
 
@@ -290,6 +293,19 @@ class Cascade:
         self._lock = threading.Lock()
         self._batches = itertools.count(1)
         self._stats = CascadeStats(hits=np.zeros(len(rules.rules), dtype=np.int64))
+
+    # --- pickling (joblib, multiprocessing, Spark executors) ------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """The rule set, callables and settings; counters and batch numbers start afresh on the
+        other side (a lock and compiled kernels do not travel)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _NOT_PICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._compiled = compile_rules(self.rules)
+        self._lock = threading.Lock()
+        self._batches = itertools.count(1)
+        self._stats = CascadeStats(hits=np.zeros(len(self.rules.rules), dtype=np.int64))
 
     # --- composition ---------------------------------------------------------------------------
     @classmethod

@@ -415,3 +415,27 @@ def test_a_representation_returning_unusable_rows_is_a_cascade_error(bad):
     with pytest.raises(CascadeError, match="batch 1: representation .* returned"):
         c.predict(np.zeros((3, 2)))
     assert c.stats.errors == 1
+
+
+def test_a_cascade_pickles_with_its_rules_and_model_and_fresh_counters():
+    """Spark executors, joblib and multiprocessing receive a cascade by pickle: it must answer
+    there as here; counters (and the lock, the compiled kernels) start afresh."""
+    import pickle
+
+    from sklearn.dummy import DummyClassifier
+
+    cols = _data(300, seed=4)
+    model = DummyClassifier(strategy="constant", constant=2).fit(np.zeros((3, 1)), [0, 1, 2])
+    inner = Cascade(RULES, model, name="inner")
+    outer = Cascade.chain(RULES, model=inner)
+    X = pl.DataFrame(cols)
+    want = outer.predict(X, return_rule=True)
+    assert outer.stats.rows == 300
+    copy = pickle.loads(pickle.dumps(outer))
+    assert copy.stats.rows == 0 and copy.stats.hits.tolist() == [0, 0, 0]
+    got = copy.predict(X, return_rule=True)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0], _expected(RULES, cols)[0])
+    assert copy.stats.rows == 300 and outer.stats.rows == 300
+    assert copy.model.name == "inner" and copy.rules == RULES

@@ -1,0 +1,134 @@
+"""A Cascade (or a rule set alone) served on a Spark DataFrame by ``apply_in_spark``:
+every row answered as the local Cascade answers it, the rules alone as the exported Spark SQL."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+import rules_export as rx
+from rulecascade import Cascade, RuleLearner
+from rulecascade.datasets import load
+from rulecascade.evaluate import match
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def phishing():
+    """Rules and a logistic regression fitted on river's phishing data (1,250 rows)."""
+    from sklearn.linear_model import LogisticRegression
+
+    ds = load("phishing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        learner = RuleLearner(max_error=0.1, random_state=0).fit(ds.X, ds.y)
+    assert len(learner.rules_) > 0
+    model = LogisticRegression(max_iter=1000).fit(ds.X.to_pandas(), ds.y)
+    return ds.X, learner.rules_, model
+
+
+def _frame(spark, X):
+    return spark.createDataFrame(X.with_row_index("row_id").cast({"row_id": pl.Int64}).to_pandas())
+
+
+@pytest.mark.parametrize("batch_format", ["pandas", "arrow", "polars"])
+def test_cascade_on_spark_answers_every_row_like_the_local_cascade(
+    spark, phishing, batch_format
+) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    X, rules, model = phishing
+
+    def uncovered_only(rows):  # runs on the executors: a covered row reaching it is a bug
+        assert (match(rules, rows) < 0).all()
+        frame = rows if batch_format == "pandas" else rows.to_pandas()
+        return model.predict(frame)
+
+    cascade = Cascade(rules, uncovered_only)
+    out = apply_in_spark(
+        _frame(spark, X).repartition(3), cascade, columns=X.columns, batch_format=batch_format
+    )
+    assert out.columns == ["row_id", *X.columns, "rule_id", "prediction"]
+    got = out.orderBy("row_id").toPandas()
+    pred, idx = Cascade(rules, model).predict(X.to_pandas(), return_rule=True)
+    assert got["row_id"].tolist() == list(range(X.height))  # every row, once
+    np.testing.assert_array_equal(got["rule_id"].to_numpy(), idx)
+    np.testing.assert_array_equal(got["prediction"].to_numpy(), pred)
+    assert 0 < np.mean(idx >= 0) < 1  # both the rules and the model answered rows
+
+
+def test_rules_alone_on_spark_equal_the_exported_spark_sql(spark, phishing) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    X, rules, _ = phishing
+    sdf = _frame(spark, X)
+    got = apply_in_spark(sdf, rules, columns=X.columns).orderBy("row_id").toPandas()
+    sdf.createOrReplaceTempView("phishing_rows")
+    sql = rx.to_sql(rules, "spark", table="phishing_rows")
+    want = spark.sql(sql).orderBy("row_id").toPandas()
+    np.testing.assert_array_equal(got["rule_id"].to_numpy(), want["rule_id"].to_numpy())
+    assert got["prediction"].isna().tolist() == want["prediction"].isna().tolist()
+    covered = got["rule_id"].to_numpy() >= 0
+    np.testing.assert_array_equal(got["prediction"][covered], want["prediction"][covered])
+
+
+def test_string_classes_missing_values_and_a_rule_file_path(spark, tmp_path) -> None:
+    from pyspark.sql import types as T
+
+    from rulecascade.spark import apply_in_spark
+
+    rules = rx.RuleSet(
+        rx.make_features(["x", "c"], ["c"]),
+        ("it's", "no"),
+        (
+            rx.Rule((rx.Interval("x", 0.5, None),), "it's"),
+            rx.Rule((rx.InSet("c", ("u",)),), "no"),
+        ),
+    )
+    path = tmp_path / "rules.json"
+    rules.save(path)
+    schema = T.StructType([T.StructField("x", T.DoubleType()), T.StructField("c", T.StringType())])
+    rows = [(1.0, None), (math.nan, "u"), (None, "v"), (math.inf, "u"), (0.5, None)]
+    out = apply_in_spark(spark.createDataFrame(rows, schema), str(path)).collect()
+    assert [r["rule_id"] for r in out] == [0, 1, -1, 0, -1]
+    assert [r["prediction"] for r in out] == ["it's", "no", None, "it's", None]
+
+
+def test_bad_arguments_are_refused_before_spark_runs(spark, phishing) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    X, rules, model = phishing
+    sdf = _frame(spark, X)
+    with pytest.raises(ValueError, match="clashes with column 'row_id'"):
+        apply_in_spark(sdf, rules, rule_id_column="ROW_ID")
+    with pytest.raises(ValueError, match="'nope' not in the DataFrame"):
+        apply_in_spark(sdf, rules, columns=["nope"])
+    with pytest.raises(ValueError, match="batch_format must be one of"):
+        apply_in_spark(sdf, rules, batch_format="numpy")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="pyspark.sql.DataFrame"):
+        apply_in_spark(X, rules)
+    with pytest.raises(TypeError, match="Cascade, a RuleSet or a rule-file path"):
+        apply_in_spark(sdf, model)
+
+
+def test_a_failing_model_fails_the_spark_job_with_the_cascade_error(spark, phishing) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    X, rules, _ = phishing
+
+    def broken(rows):
+        raise RuntimeError("model server down")
+
+    out = apply_in_spark(_frame(spark, X), Cascade(rules, broken), columns=X.columns)
+    with pytest.raises(Exception, match="model server down") as e:
+        out.collect()
+    assert "CascadeError" in str(e.value)
