@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rules_export.model import RuleSet
+from rules_export.model import RuleSet, check_output_columns
 
 from .runtime import Cascade
 
@@ -69,7 +69,8 @@ def apply_in_spark(
             f"cascade must be a Cascade, a RuleSet or a rule-file path, got {type(cascade).__name__}"
         )
     rules = cascade.rules if isinstance(cascade, Cascade) else cascade
-    _check_output_names(df.columns, rule_id_column, label_column)
+    # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
+    check_output_columns(df.columns, rule_id_column, label_column, of="column", engines="Spark")
     if columns is not None:
         columns = _check_columns(df.columns, columns)
     label_type = _label_arrow_type(rules)
@@ -148,22 +149,6 @@ def _check_columns(have: list[str], columns: Sequence[str]) -> list[str]:
     if len(set(out)) != len(out):
         raise ValueError("columns names a column twice")
     return out
-
-
-def _check_output_names(columns: list[str], *names: str) -> None:
-    # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
-    have = {c.casefold(): c for c in columns}
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"output column names must be non-empty strings, got {name!r}")
-        if name.casefold() in have:
-            raise ValueError(
-                f"output column {name!r} clashes with column {have[name.casefold()]!r} of the "
-                "DataFrame (Spark matches names regardless of case); choose another "
-                "rule_id_column / label_column"
-            )
-    if names[0].casefold() == names[1].casefold():
-        raise ValueError("rule_id_column and label_column must differ (regardless of case)")
 
 
 def _label_arrow_type(rules: RuleSet) -> str:

@@ -590,3 +590,22 @@ def format_version(rules: RuleSet) -> str:
     if rules.projection is not None and rules.projection.sum_block is not None:
         return "1.1"
     return "1.0"
+
+
+def check_output_columns(
+    existing: Iterable[str], rule_id_column: str, label_column: str, *, of: str, engines: str
+) -> None:
+    """Refuse answer-column names that are empty, equal, or (in any letter case) the name of an
+    ``existing`` column; ``of`` and ``engines`` say in the message whose columns and which
+    engines match names regardless of case."""
+    have = {n.casefold(): n for n in existing}
+    for out in (rule_id_column, label_column):
+        if not isinstance(out, str) or not out:
+            raise ValueError(f"output column names must be non-empty strings, got {out!r}")
+        if out.casefold() in have:
+            raise ValueError(
+                f"output column {out!r} clashes with {of} {have[out.casefold()]!r} ({engines} "
+                "match names regardless of case); choose another rule_id_column / label_column"
+            )
+    if rule_id_column.casefold() == label_column.casefold():
+        raise ValueError("rule_id_column and label_column must differ (regardless of case)")

@@ -55,7 +55,15 @@ import sqlglot
 from sqlglot import ErrorLevel, exp
 from sqlglot.dialects.dialect import Dialect
 
-from .model import InSet, Interval, Label, Projection, RuleSet, RuleSetError
+from .model import (
+    InSet,
+    Interval,
+    Label,
+    Projection,
+    RuleSet,
+    RuleSetError,
+    check_output_columns,
+)
 
 Form = Literal["select", "rule_id", "label"]
 
@@ -526,20 +534,14 @@ def _select_expression(
 ) -> exp.Select:
     """``select_expression`` with the garbage collector already paused."""
     r = _resolve(rules, dialect, column_types, nan_guard)
-    # DuckDB, SQLite, Snowflake, T-SQL ... match quoted names regardless of case: a feature
-    # "RULE_ID" and an output "rule_id" would be one column there
-    features = {n.casefold(): n for n in rules.feature_names}
-    for out in (rule_id_column, label_column):
-        if not isinstance(out, str) or not out:
-            raise ValueError(f"output column names must be non-empty strings, got {out!r}")
-        if out.casefold() in features:
-            raise ValueError(
-                f"output column {out!r} clashes with feature {features[out.casefold()]!r} of "
-                "the rule set (SQL engines such as DuckDB and SQLite match names regardless of "
-                "case); choose another rule_id_column / label_column"
-            )
-    if rule_id_column.casefold() == label_column.casefold():
-        raise ValueError("rule_id_column and label_column must differ (regardless of case)")
+    # a feature "RULE_ID" and an output "rule_id" would be one column there
+    check_output_columns(
+        rules.feature_names,
+        rule_id_column,
+        label_column,
+        of="feature",
+        engines="SQL engines such as DuckDB and SQLite",
+    )
     src = exp.to_identifier(_INPUT_ALIAS, quoted=True)
     out_alias = exp.to_identifier(_OUTPUT_ALIAS, quoted=True)
     rid_ident = exp.to_identifier(rule_id_column, quoted=True)
