@@ -302,6 +302,7 @@ def _schema_lines(rules: RuleSet) -> list[str]:
         lines.append(
             f"  projection: {len(p.inputs)} inputs -> {len(p.outputs)} derived features "
             f"({', '.join(p.outputs[:6])}{', ...' if len(p.outputs) > 6 else ''})"
+            + (f", summed in blocks of {p.sum_block}" if p.sum_block is not None else "")
         )
     lines.append(f"classes: {', '.join(_label(c) for c in rules.classes)}")
     return lines

@@ -189,6 +189,12 @@ class _Renderer:
             lit = exp.Neg(this=lit)
         return exp.Cast(this=lit, to=self.double_type())
 
+    def _factor(self, value: float) -> exp.Expression:
+        """``number`` as the right operand of ``*``: SQLite's literals built from integers
+        (``1.0 / 10``) are parenthesized, else ``a * 1.0 / 10`` reads as ``(a * 1.0) / 10``."""
+        num = self.number(value)
+        return exp.Paren(this=num) if isinstance(num, exp.Binary) else num
+
     def string(self, value: str) -> exp.Expression:
         return exp.National(this=value) if self.tsql else exp.Literal.string(value)
 
@@ -207,7 +213,7 @@ class _Renderer:
                                 expression=self.number(proj.mean[i]),
                             )
                         ),
-                        expression=self.number(proj.weights[j][i]),
+                        expression=self._factor(proj.weights[j][i]),
                     )
                     part = term if part is None else exp.Add(this=part, expression=term)
                 blocks.append(part)

@@ -240,3 +240,59 @@ def test_every_engine_sums_a_projection_in_its_blocks(duck, lite, pg, sum_block,
     assert duckdb_results(duck, case, next(_names))[0] == [want]
     assert sqlite_results(lite, case, next(_names))[0] == [want]
     assert postgres_results(pg, case, next(_names))[0] == [want]
+
+
+def _exact_projection_case(
+    n_inputs: int, sum_block: int | None, seed: int, pool: list[float]
+) -> Case:
+    """Rows each matched by their own rule, an interval one ulp wide around the row's projected
+    value as the reference computes it: an engine that computes any other bits for a row (a
+    wrong order of operations, a literal read wrongly) answers it with another rule or none."""
+    rng = random.Random(seed)
+    names = tuple(f"e{i}" for i in range(n_inputs))
+    proj = rx.Projection(
+        names,
+        ("z",),
+        tuple(rng.choice([0.1, -0.25, 0.7, 1 / 3, rng.gauss(0, 1)]) for _ in names),
+        (tuple(rng.choice(pool) for _ in names),),
+        sum_block=sum_block,
+    )
+    n_rows = 20
+    cols = {n: [rng.gauss(0, 1) * 10.0 ** rng.randint(-3, 3) for _ in range(n_rows)] for n in names}
+    z = []
+    for k in range(n_rows):  # the format's order: blocks left to right, each left to right
+        acc = 0.0
+        for start, stop in proj.blocks():
+            part = 0.0
+            for i in range(start, stop):
+                part = part + (cols[names[i]][k] - proj.mean[i]) * proj.weights[0][i]
+            acc = acc + part
+        z.append(acc)
+    rules = tuple(
+        rx.Rule((rx.Interval("z", math.nextafter(v, -math.inf), v),), k % 2)
+        for k, v in enumerate(z)
+    )
+    rs = rx.RuleSet(rx.make_features(names), (0, 1), rules, proj)
+    return Case(rs, cols, dict.fromkeys(names, "double"), n_rows)
+
+
+# weights of one magnitude, so that no term's last bits vanish in the sum; and tiny ones
+_SIMILAR = [0.1, -0.1, 0.7, 1 / 3, 3.7, -1.3, 0.3]
+_TINY = [1e-300, -3e-310, 2.0**-1000 / 3]
+
+
+@pytest.mark.parametrize(
+    "n_inputs, sum_block, pool",
+    [(1, None, _SIMILAR), (1, None, _TINY), (3, None, _SIMILAR), (6, 4, _SIMILAR)]
+    + [(300, 256, _SIMILAR)],
+)
+def test_projected_values_are_the_same_bits_on_every_engine(
+    duck, lite, pg, n_inputs, sum_block, pool
+) -> None:
+    case = _exact_projection_case(n_inputs, sum_block, n_inputs, pool)
+    want = reference_ids(case)
+    assert want == list(range(case.n_rows))  # each row meets its own rule first
+    assert python_ids(case) == want
+    assert duckdb_results(duck, case, next(_names))[0] == want
+    assert sqlite_results(lite, case, next(_names))[0] == want
+    assert postgres_results(pg, case, next(_names))[0] == want
