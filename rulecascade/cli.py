@@ -101,18 +101,8 @@ def _features_frame(
     may hold anything). Errors name ``path``."""
     from .data import to_polars
 
-    if rules is not None:
-        names = set(rules.feature_names)
-        unread = [
-            c
-            for c, d in df.schema.items()
-            if isinstance(d, (pl.List, pl.Array))
-            and c not in names
-            and not any(f.startswith(f"{c}_") for f in names)
-        ]
-        df = df.drop(unread)
     try:
-        return to_polars(df)
+        return to_polars(df, used=None if rules is None else set(rules.feature_names))
     except InputError as e:
         if path is None:
             raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,8 +130,11 @@ def _frame_from_array(arr: np.ndarray, names: Sequence[str] | None) -> pl.DataFr
     return pl.DataFrame({n: arr[:, i] for i, n in enumerate(names)})
 
 
-def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFrame:
-    """Any supported input as a polars DataFrame (embedding list columns expanded)."""
+def to_polars(
+    X: Any, feature_names: Sequence[str] | None = None, used: Collection[str] | None = None
+) -> pl.DataFrame:
+    """Any supported input as a polars DataFrame (embedding list columns expanded; with
+    ``used``, only those the named features come from, see ``_expand_lists``)."""
     if isinstance(X, (str, os.PathLike)):
         df = read_table(X)
     elif isinstance(X, pl.DataFrame):
@@ -160,7 +163,7 @@ def to_polars(X: Any, feature_names: Sequence[str] | None = None) -> pl.DataFram
             f"cannot read features from {type(X).__name__}: pass an array, a data frame, "
             "an Arrow table, a mapping of columns, a list of dicts or a file path"
         )
-    return _expand_lists(df)
+    return _expand_lists(df, used)
 
 
 def _first_line(e: BaseException) -> str:
@@ -202,23 +205,54 @@ def _as_series_values(v: Any) -> Any:
     return v
 
 
-def _expand_lists(df: pl.DataFrame) -> pl.DataFrame:
+def list_feature_index(name: str, column: str) -> int | None:
+    """``i`` when feature ``name`` is element ``i`` of list column ``column`` (``emb_3``)."""
+    head, sep, tail = name.rpartition("_")
+    return int(tail) if sep and head == column and tail.isdigit() else None
+
+
+def _expand_lists(df: pl.DataFrame, used: Collection[str] | None = None) -> pl.DataFrame:
+    """Embedding list columns as one column per element (``emb`` -> ``emb_0``, ``emb_1``, ...).
+
+    With ``used`` (the feature names to be read), list columns no used name comes from are
+    left out (they may hold anything), and a column of lists that are all missing expands to
+    the width the used names need (missing values) instead of to nothing."""
+    if not _has_lists(df):
+        return df
     cols = []
+    existing = set(df.columns)
     for name, dtype in df.schema.items():
-        if isinstance(dtype, (pl.Array, pl.List)):
-            s = df.get_column(name)
-            if isinstance(dtype, pl.List):
-                lens = s.list.len().unique().drop_nulls()
-                if lens.len() > 1:
-                    raise InputError(f"column {name!r}: embedding lists have different lengths")
-                width = int(lens[0]) if lens.len() else 0
-                s = s.list.to_array(width)
-            width = s.dtype.size
-            arr = s.arr
-            cols.extend(arr.get(i).alias(f"{name}_{i}") for i in range(width))
-        else:
+        if not isinstance(dtype, (pl.Array, pl.List)):
             cols.append(df.get_column(name))
-    return pl.DataFrame(cols) if any(isinstance(d, (pl.Array, pl.List)) for d in df.dtypes) else df
+            continue
+        needed = (
+            [i for i in (list_feature_index(u, name) for u in used) if i is not None]
+            if used is not None
+            else None
+        )
+        if needed is not None and not needed and name not in used:  # type: ignore[operator]
+            continue
+        s = df.get_column(name)
+        if isinstance(dtype, pl.List):
+            lens = s.list.len().unique().drop_nulls()
+            if lens.len() > 1:
+                raise InputError(f"column {name!r}: embedding lists have different lengths")
+            width = int(lens[0]) if lens.len() else (max(needed) + 1 if needed else 0)
+            s = s.list.to_array(width)
+        width = s.dtype.size
+        clash = next((f"{name}_{i}" for i in range(width) if f"{name}_{i}" in existing), None)
+        if clash is not None:
+            raise InputError(
+                f"column {clash!r} is also element {clash.rpartition('_')[2]} of the list "
+                f"column {name!r}: rename one of them"
+            )
+        arr = s.arr
+        cols.extend(arr.get(i).alias(f"{name}_{i}") for i in range(width))
+    return pl.DataFrame(cols)
+
+
+def _has_lists(df: pl.DataFrame) -> bool:
+    return any(isinstance(d, (pl.Array, pl.List)) for d in df.dtypes)
 
 
 def infer_kinds(df: pl.DataFrame, categorical: Sequence[str] = ()) -> dict[str, str]:

@@ -614,10 +614,6 @@ def _missing_error(missing: Sequence[str]) -> InputError:
     return InputError(f"missing column{s} {', '.join(map(repr, missing))}")
 
 
-def _has_list_columns(df: pl.DataFrame) -> bool:
-    return any(isinstance(d, (pl.Array, pl.List)) for d in df.dtypes)
-
-
 def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
     """A polars DataFrame holding the used columns of a non-numpy input (read by name)."""
     used = list(cr.used)
@@ -630,8 +626,8 @@ def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
         X = X.collect()
     if isinstance(X, pl.DataFrame):
         missing = [n for n in used if n not in X.columns]
-        if missing and _has_list_columns(X):
-            X = _data._expand_lists(X)
+        if missing and _data._has_lists(X):
+            X = _data._expand_lists(X, used)
             missing = [n for n in used if n not in X.columns]
         if missing:
             raise _missing_error(missing)
@@ -640,7 +636,7 @@ def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
         cols = set(X.columns)
         missing = [n for n in used if n not in cols]
         if missing:
-            return _select_frame(cr, _data.to_polars(X))  # list (embedding) columns expand
+            return _select_frame(cr, _data.to_polars(X, used=used))  # embeddings expand
         picked = {n: X[n] for n in used}
         if all(
             isinstance(getattr(c, "dtype", None), np.dtype) and c.dtype.kind in "fiub"
@@ -660,13 +656,13 @@ def _select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
         names = X.schema.names
         missing = [n for n in used if n not in names]
         if missing:
-            return _select_frame(cr, _data.to_polars(X))
+            return _select_frame(cr, _data.to_polars(X, used=used))
         df = pl.from_arrow(X.select(used))
         return df if isinstance(df, pl.DataFrame) else df.to_frame()
     if isinstance(X, Mapping):
         missing = [n for n in used if n not in X]
         if missing:
-            return _select_frame(cr, _data.to_polars(X))
+            return _select_frame(cr, _data.to_polars(X, used=used))
         return _frame(cr, {n: X[n] for n in used})
     if isinstance(X, Sequence) and not isinstance(X, (str, bytes)):
         if len(X) and all(isinstance(r, Mapping) for r in X):

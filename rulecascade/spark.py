@@ -16,12 +16,12 @@ A cascade's counters stay on the executors; per-rule counts are a ``groupBy(rule
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
-from rules_export.model import RuleSet, check_output_columns
+from rules_export.model import RuleSet, check_label_texts, check_output_columns
 
 from .runtime import Cascade
 
@@ -71,12 +71,20 @@ def apply_in_spark(
     rules = cascade.rules if isinstance(cascade, Cascade) else cascade
     # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
     check_output_columns(df.columns, rule_id_column, label_column, of="column", engines="Spark")
+    names = list(df.columns)
     if columns is not None:
-        columns = _check_columns(df.columns, columns)
+        columns = _check_columns(names, columns)
+    if not (isinstance(cascade, Cascade) and cascade.representation is not None):
+        _check_features(rules, names if columns is None else columns)
     label_type = _label_arrow_type(rules)
-    schema = _output_schema(df.schema, rule_id_column, label_column, label_type)
-    answer = _BatchAnswer(cascade, rule_id_column, label_column, batch_format, label_type, columns)
-    return df.mapInArrow(answer, schema)
+    # mapInArrow cannot resolve names holding "." or "`": the executors see positional names
+    # and restore the real ones; the result gets them back
+    safe = [f"_rc{i}" for i in range(len(names))]
+    schema = _output_schema(df.toDF(*safe).schema, rule_id_column, label_column, label_type)
+    answer = _BatchAnswer(
+        cascade, names, rule_id_column, label_column, batch_format, label_type, columns
+    )
+    return df.toDF(*safe).mapInArrow(answer, schema).toDF(*names, rule_id_column, label_column)
 
 
 class _BatchAnswer:
@@ -86,6 +94,7 @@ class _BatchAnswer:
     def __init__(
         self,
         cascade: Cascade | RuleSet,
+        names: list[str],
         rule_id_column: str,
         label_column: str,
         batch_format: str,
@@ -93,6 +102,7 @@ class _BatchAnswer:
         columns: list[str] | None,
     ) -> None:
         self.cascade = cascade
+        self.names = names
         self.columns = columns
         self.rule_id_column = rule_id_column
         self.label_column = label_column
@@ -103,7 +113,7 @@ class _BatchAnswer:
         import pyarrow as pa
 
         if isinstance(self.cascade, Cascade):
-            answer = self._cascade_answer
+            answer = self._cascade_answer(self.cascade)
         else:
             from .evaluate import compile_rules, evaluate
 
@@ -115,7 +125,7 @@ class _BatchAnswer:
                 return idx, [None if k < 0 else labels[k] for k in idx.tolist()]
 
         for batch in batches:
-            table = pa.Table.from_batches([batch], schema=batch.schema)
+            table = pa.Table.from_batches([batch]).rename_columns(self.names)
             if self.columns is not None:
                 table = table.select(self.columns)
             idx, pred = answer(table)
@@ -123,17 +133,49 @@ class _BatchAnswer:
                 self.rule_id_column, pa.array(np.asarray(idx, dtype=np.int64), pa.int64())
             ).append_column(self.label_column, _label_array(pred, self.label_type))
 
-    def _cascade_answer(self, table: Any) -> tuple[np.ndarray, list[Any]]:
-        if self.batch_format == "pandas":
-            X: Any = table.to_pandas()
-        elif self.batch_format == "polars":
-            import polars as pl
+    def _cascade_answer(self, cascade: Cascade) -> Callable[[Any], tuple[np.ndarray, list]]:
+        """Without a representation the rules read the Arrow batch itself (its types intact:
+        integers with nulls, all-null embedding lists) and the model gets its rows in
+        ``batch_format``; with one, the representation gets the whole batch in that format."""
+        convert = _CONVERT[self.batch_format]
+        if cascade.representation is None and self.batch_format != "arrow":
+            cascade = Cascade(
+                cascade.rules,
+                _Converted(cascade.model, convert),
+                device=cascade.device,
+                validate_labels=cascade.validate_labels,
+                name=cascade.name,
+            )
+            convert = _CONVERT["arrow"]
 
-            X = pl.from_arrow(table)
-        else:
-            X = table
-        pred, idx = self.cascade.predict(X, return_rule=True)  # type: ignore[union-attr]
-        return idx, list(pred.tolist())
+        def answer(table: Any) -> tuple[np.ndarray, list[Any]]:
+            pred, idx = cascade.predict(convert(table), return_rule=True)
+            return idx, list(pred.tolist())
+
+        return answer
+
+
+class _Converted:
+    """A model called with its rows converted from Arrow (named as the model in errors)."""
+
+    def __init__(self, model: Any, convert: Callable[[Any], Any]) -> None:
+        self.model, self.convert = model, convert
+        self.fn = model.predict if callable(getattr(model, "predict", None)) else model
+        for attr in ("__module__", "__qualname__"):  # the model's name in CascadeError
+            if hasattr(model, attr) and not isinstance(model, Cascade):
+                setattr(self, attr, getattr(model, attr))
+
+    def __call__(self, rows: Any) -> Any:
+        return self.fn(self.convert(rows))
+
+    def __repr__(self) -> str:
+        return repr(self.model)
+
+
+def _polars(table: Any) -> Any:
+    import polars as pl
+
+    return pl.from_arrow(table)
 
 
 def _check_columns(have: list[str], columns: Sequence[str]) -> list[str]:
@@ -161,30 +203,97 @@ def _label_arrow_type(rules: RuleSet) -> str:
         return "bool"
     if kinds == {"int"} and all(-(2**63) <= c < 2**63 for c in rules.classes):
         return "int64"
+    check_label_texts(rules.classes)
     return "string"
 
 
 def _label_array(values: list[Any], label_type: str) -> Any:
+    """The answers as an Arrow array of the column's type; a missing answer (None, NaN, NA)
+    is NULL, and one the type cannot hold exactly is an error naming it."""
     import pyarrow as pa
 
-    if label_type == "string":
-        values = [None if v is None else str(v) for v in values]
-        return pa.array(values, pa.string())
-    target = pa.bool_() if label_type == "bool" else pa.int64()
+    out: list[Any] = []
+    for v in values:
+        if _missing(v):
+            out.append(None)
+        elif label_type == "string":
+            out.append(v if isinstance(v, str) else str(v))
+        elif label_type == "bool" and isinstance(v, (bool, np.bool_)):
+            out.append(bool(v))
+        elif label_type == "int64" and _whole(v):
+            out.append(int(v))
+        else:
+            raise ValueError(
+                f"the answer {v!r} is not a {label_type} like the rule set's classes, which "
+                "the answer column holds (Cascade(validate_labels=False) let it through)"
+            )
+    arrow_type = {"string": pa.string(), "bool": pa.bool_(), "int64": pa.int64()}[label_type]
     try:
-        return pa.array(values, target)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as e:
-        bad = next((v for v in values if v is not None and not _fits(v, label_type)), None)
+        return pa.array(out, arrow_type)
+    except OverflowError:
+        bad = next(v for v in out if v is not None and not -(2**63) <= v < 2**63)
+        raise ValueError(f"the answer {bad!r} does not fit a 64-bit integer") from None
+
+
+def _missing(v: Any) -> bool:
+    if v is None or (isinstance(v, (float, np.floating)) and v != v):
+        return True
+    return type(v).__name__ in ("NAType", "NaTType")  # pandas.NA, pandas.NaT
+
+
+def _whole(v: Any) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, np.integer)):
+        return True
+    return isinstance(v, (float, np.floating)) and float(v).is_integer()
+
+
+def _arrow(table: Any) -> Any:
+    return table
+
+
+def _to_pandas(table: Any) -> Any:
+    """A pandas frame of an Arrow table; integer columns with nulls become pandas' nullable
+    integers, not float64 (which would turn the integer 1 into 1.0, and break categories)."""
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_integer(col.type) and col.null_count:
+            frame[name] = col.to_pandas(integer_object_nulls=False, types_mapper=_nullable_int)
+    return frame
+
+
+def _nullable_int(arrow_type: Any) -> Any:
+    import pandas as pd
+
+    return pd.api.types.pandas_dtype(_NULLABLE_INTS[str(arrow_type)])
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "arrow": _arrow,
+    "pandas": _to_pandas,
+    "polars": _polars,
+}
+_NULLABLE_INTS = {f"{u}int{b}": f"{u.upper()}Int{b}" for u in ("", "u") for b in (8, 16, 32, 64)}
+
+
+def _check_features(rules: RuleSet, names: Sequence[str]) -> None:
+    """Every feature the rules read comes from a column they will receive (an embedding
+    element ``emb_3`` from a list column ``emb``), or the job would fail on the executors."""
+    from .data import list_feature_index
+
+    missing = [
+        f
+        for f in rules.used_features
+        if f not in names and not any(list_feature_index(f, c) is not None for c in names)
+    ]
+    if missing:
         raise ValueError(
-            f"an answer {bad!r} is not a {label_type} like the rule set's classes "
-            f"(Cascade(validate_labels=False) let it through): {e}"
-        ) from None
-
-
-def _fits(v: Any, label_type: str) -> bool:
-    if label_type == "bool":
-        return isinstance(v, (bool, np.bool_))
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+            f"the rules read {', '.join(map(repr, missing[:10]))}"
+            f"{' ...' if len(missing) > 10 else ''}, which the columns given do not hold"
+        )
 
 
 def _output_schema(schema: Any, rule_id_column: str, label_column: str, label_type: str) -> Any:

@@ -609,3 +609,17 @@ def check_output_columns(
             )
     if rule_id_column.casefold() == label_column.casefold():
         raise ValueError("rule_id_column and label_column must differ (regardless of case)")
+
+
+def check_label_texts(classes: Iterable[Label]) -> None:
+    """Refuse classes of different types with one text (``1`` and ``"1"``): an answer column
+    that holds labels as text cannot tell them apart."""
+    seen: dict[str, Label] = {}
+    for c in classes:
+        text = str(c)
+        if text in seen and type(seen[text]) is not type(c):
+            raise ValueError(
+                f"classes {seen[text]!r} and {c!r} have the same text {text!r}: an answer "
+                "column of text cannot tell them apart (the rule index still does)"
+            )
+        seen[text] = c

@@ -62,6 +62,7 @@ from .model import (
     Projection,
     RuleSet,
     RuleSetError,
+    check_label_texts,
     check_output_columns,
 )
 
@@ -251,6 +252,8 @@ class _Renderer:
     def label(self, label: Label) -> exp.Expression:
         kinds = {_label_kind(c) for c in self.rules.classes}
         if len(kinds) > 1 or kinds == {"str"}:
+            if len(kinds) > 1:
+                check_label_texts(self.rules.classes)
             return self.string(label if isinstance(label, str) else str(label))
         if isinstance(label, bool):
             if self.tsql:

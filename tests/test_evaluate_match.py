@@ -456,3 +456,24 @@ def test_bucket_kernel_on_categorical_features_only():
     assert list(want) == [0, 1, 1, -1, 0]
     for kernel in KERNELS:
         np.testing.assert_array_equal(match(rs, cols, kernel=kernel), want)
+
+
+def test_embedding_list_columns_expand_as_the_rules_need():
+    """Only list columns a feature comes from are expanded (another may hold ragged lists),
+    a batch whose embeddings are all missing matches no rule (it does not lose its columns),
+    and a column that is also an element of a list column is refused by name."""
+    rs = RuleSet(
+        (Feature("emb_0"), Feature("emb_1")),
+        (0, 1),
+        (Rule((Interval("emb_1", 0.5, None),), 1), Rule((Interval("emb_0", None, 0.0),), 0)),
+    )
+    emb = pl.Series("emb", [[0.1, 0.9], [-1.0, 0.0], None], dtype=pl.List(pl.Float64))
+    tags = pl.Series("tags", [["a"], [], ["b", "c"]])  # ragged, and not read by the rules
+    df = pl.DataFrame([emb, tags])
+    assert match(rs, df).tolist() == [0, 1, -1]
+    assert match(rs, df.to_arrow()).tolist() == [0, 1, -1]
+    assert match(rs, df.to_pandas()).tolist() == [0, 1, -1]
+    nulls = pl.DataFrame([pl.Series("emb", [None, None], dtype=pl.List(pl.Float64))])
+    assert match(rs, nulls).tolist() == [-1, -1]
+    with pytest.raises(InputError, match="'emb_0' is also element 0 of the list column 'emb'"):
+        match(rs, df.with_columns(pl.lit(1.0).alias("emb_0")))

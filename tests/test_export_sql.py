@@ -372,3 +372,16 @@ def test_a_rule_longer_than_sqlite_expression_depth_runs() -> None:
     short = rx.RuleSet(rx.make_features(names), ("in",), (rx.Rule(wide.conditions[:3], "in"),))
     cond = to_sql(short, "duckdb", form="rule_id").split("WHEN", 1)[1].split("THEN")[0]
     assert cond.count("(") == cond.count("CAST(")
+
+
+def test_mixed_classes_with_one_text_cannot_be_told_apart_as_labels() -> None:
+    rs = rx.RuleSet(
+        rx.make_features(["x"]),
+        (1, "1"),
+        (rx.Rule((rx.Interval("x", 0.5, None),), 1), rx.Rule((rx.Interval("x", None, 0.0),), "1")),
+    )
+    with pytest.raises(ValueError, match="classes 1 and '1' have the same text '1'"):
+        to_sql(rs, "duckdb")
+    assert "CASE WHEN" in to_sql(rs, "duckdb", form="rule_id")  # the rule index still tells
+    ok = rs.replace(classes=(1, "one"), rules=(rx.Rule((rx.Interval("x", 0.5, None),), 1),))
+    assert "'1'" in to_sql(ok, "duckdb", form="label")

@@ -132,3 +132,97 @@ def test_a_failing_model_fails_the_spark_job_with_the_cascade_error(spark, phish
     with pytest.raises(Exception, match="model server down") as e:
         out.collect()
     assert "CascadeError" in str(e.value)
+
+
+def _one_rule(classes=(0, 1, 2), feature="x"):
+    return rx.RuleSet(
+        rx.make_features([feature]), classes, (rx.Rule((rx.Interval(feature, 0.5, None),), 1),)
+    )
+
+
+def test_answers_the_column_cannot_hold_fail_and_missing_answers_are_null(spark) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    df = spark.createDataFrame([(0.9,), (0.1,)], "x double")
+
+    def answer(value):
+        return Cascade(_one_rule(), lambda rows: np.full(len(rows), value), validate_labels=False)
+
+    assert [r["prediction"] for r in apply_in_spark(df, answer(2.0)).collect()] == [1, 2]
+    with pytest.raises(Exception, match="the answer 2.5 is not a int64"):
+        apply_in_spark(df, answer(2.5)).collect()  # pyarrow would truncate it to 2
+    rules = rx.RuleSet(
+        rx.make_features(["x"]), ("a", "b"), (rx.Rule((rx.Interval("x", 0.5, None),), "a"),)
+    )
+    for missing in (None, np.nan):
+        c = Cascade(rules, lambda rows, m=missing: [m] * len(rows), validate_labels=False)
+        assert [r["prediction"] for r in apply_in_spark(df, c).collect()] == ["a", None]
+
+
+def test_integer_categories_with_nulls_and_names_spark_cannot_resolve(spark) -> None:
+    """An integer column with nulls stays integer in the pandas batch (not 1.0), and column
+    names holding "." or "`" (which mapInArrow cannot resolve) work and come back as given."""
+    from pyspark.sql import types as T
+
+    from rulecascade.spark import apply_in_spark
+
+    names = ["a.b", "`q`"]
+    rules = rx.RuleSet(
+        rx.make_features(names, ["a.b"]),
+        (0, 1),
+        (rx.Rule((rx.InSet("a.b", ("1",)),), 1), rx.Rule((rx.Interval("`q`", None, 0.0),), 0)),
+    )
+    schema = T.StructType(
+        [T.StructField("a.b", T.LongType()), T.StructField("`q`", T.DoubleType())]
+    )
+    df = spark.createDataFrame([(1, 5.0), (2, -1.0), (None, 5.0), (None, -3.0)], schema)
+    cascade = Cascade(rules, lambda rows: np.full(len(rows), 1))
+    for how in ("pandas", "arrow", "polars"):
+        out = apply_in_spark(df, cascade, batch_format=how)
+        assert out.columns == [*names, "rule_id", "prediction"]
+        assert [r["rule_id"] for r in out.collect()] == [0, 1, -1, 1]
+    alone = apply_in_spark(df, rules).collect()
+    df.createOrReplaceTempView("odd_names")
+    sql = spark.sql(rx.to_sql(rules, "spark", table="odd_names")).collect()
+    assert [r["rule_id"] for r in alone] == [r["rule_id"] for r in sql] == [0, 1, -1, 1]
+
+
+def test_embedding_arrays_batch_by_batch_and_unread_ragged_lists(spark) -> None:
+    """Spark's array<double> embeddings: a batch whose embeddings are all NULL matches no rule
+    (one row per batch here), and a ragged list column the rules do not read is passed over."""
+    from pyspark.sql import types as T
+
+    from rulecascade.spark import apply_in_spark
+
+    rules = rx.RuleSet(
+        rx.make_features(["emb_0", "emb_1"]),
+        (0, 1),
+        (rx.Rule((rx.Interval("emb_1", 0.5, None),), 1),),
+    )
+    schema = T.StructType(
+        [
+            T.StructField("emb", T.ArrayType(T.DoubleType())),
+            T.StructField("tags", T.ArrayType(T.StringType())),
+        ]
+    )
+    rows = [([0.1, 0.9], ["a"]), (None, []), ([0.0, 0.2], ["b", "c"])]
+    df = spark.createDataFrame(rows, schema).coalesce(1)
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    old = spark.conf.get(key)
+    try:
+        for size in ("1", "100"):
+            spark.conf.set(key, size)
+            out = apply_in_spark(df, Cascade(rules, lambda r: np.zeros(len(r), int)))
+            assert [r["rule_id"] for r in out.collect()] == [0, -1, -1]
+    finally:
+        spark.conf.set(key, old)
+
+
+def test_mixed_classes_with_one_text_and_missing_features_are_refused(spark) -> None:
+    from rulecascade.spark import apply_in_spark
+
+    df = spark.createDataFrame([(0.9, 1.0)], "x double, y double")
+    with pytest.raises(ValueError, match="classes 1 and '1' have the same text '1'"):
+        apply_in_spark(df, _one_rule((1, "1")))
+    with pytest.raises(ValueError, match="the rules read 'x', which the columns given do not"):
+        apply_in_spark(df, _one_rule(), columns=["y"])
