@@ -6,6 +6,11 @@ import shutil
 
 import pytest
 
+try:
+    import _pg_server
+except ImportError:  # tests/ imported as a package
+    from tests import _pg_server  # type: ignore[no-redef]
+
 
 @pytest.fixture(scope="session")
 def spark():
@@ -27,3 +32,18 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A connection to a PostgreSQL server started for the test process (autocommit)."""
+    psycopg = pytest.importorskip("psycopg")
+    bindir = _pg_server.find_binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    server = _pg_server.start_server(bindir)
+    try:
+        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+            yield conn
+    finally:
+        server.stop()

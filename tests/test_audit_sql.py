@@ -56,7 +56,8 @@ def test_duckdb_counts_equal_python_breast_cancer(breast_cancer):
     assert audit_from_counts(rules, got).to_json() == py.to_json()
 
 
-def test_duckdb_counts_categorical_missing_and_string_labels():
+def _credit_default_with_gaps() -> pl.DataFrame:
+    """Credit default with a text label and missing values in both kinds of feature."""
     ds = datasets.load("credit_default")
     df = ds.frame.with_columns(
         pl.col("student").cast(pl.String),
@@ -73,15 +74,22 @@ def test_duckdb_counts_categorical_missing_and_string_labels():
         .otherwise(pl.col("student"))
         .alias("student"),
     )
-    rules = RuleSet(
-        features=make_features(["student", "balance", "income"], categorical=["student"]),
-        classes=("no", "yes"),
-        rules=(
-            Rule((InSet("student", ("No",)), Interval("balance", high=1000.0)), "no"),
-            Rule((Interval("balance", low=2000.0),), "yes"),
-            Rule((InSet("student", ("Yes",)), Interval("income", high=15000.0)), "no"),
-        ),
-    )
+    return df.select("student", "balance", "income", "label")
+
+
+_CREDIT_RULES = RuleSet(
+    features=make_features(["student", "balance", "income"], categorical=["student"]),
+    classes=("no", "yes"),
+    rules=(
+        Rule((InSet("student", ("No",)), Interval("balance", high=1000.0)), "no"),
+        Rule((Interval("balance", low=2000.0),), "yes"),
+        Rule((InSet("student", ("Yes",)), Interval("income", high=15000.0)), "no"),
+    ),
+)
+
+
+def test_duckdb_counts_categorical_missing_and_string_labels():
+    df, rules = _credit_default_with_gaps(), _CREDIT_RULES
     want = audit_counts(rules, df, df["label"].to_numpy())
     assert want.answered[:3].sum() > 0 and want.answered[3].sum() > 0
     assert _duckdb_counts(rules, df, "label") == want
@@ -165,3 +173,41 @@ def test_rows_without_a_label_are_an_input_error_in_sql_as_in_python(breast_canc
     assert _duckdb_counts(rules, clean, "benign") == audit_counts(
         rules, clean.drop("benign"), clean["benign"].to_numpy()
     )
+
+
+@pytest.mark.postgres
+def test_postgres_counts_equal_python(pg, breast_cancer):
+    """The audit query in PostgreSQL: breast cancer (integer labels) and credit default with
+    missing values and text labels give the Python audit's count tables."""
+    ds, rules = breast_cancer
+    cases = [
+        (ds.frame, rules, "benign", "bc_audit"),
+        (_credit_default_with_gaps(), _CREDIT_RULES, "label", "cd_audit"),
+    ]
+    for df, rs, target, table in cases:
+        types = {pl.String: "TEXT", pl.Categorical: "TEXT", pl.Float64: "DOUBLE PRECISION"}
+        cols = ", ".join(f'"{c}" {types.get(t, "BIGINT")}' for c, t in df.schema.items())
+        with pg.cursor() as cur:
+            cur.execute(f'CREATE TEMP TABLE "{table}" ({cols})')
+            marks = ", ".join(["%s"] * df.width)
+            cur.executemany(f'INSERT INTO "{table}" VALUES ({marks})', df.rows())
+            cur.execute(audit_sql(rs, table, target, "postgres"))
+            rows = cur.fetchall()
+            cur.execute(f'DROP TABLE "{table}"')
+        assert counts_from_sql_rows(rs, rows) == audit_counts(rs, df, df[target].to_numpy())
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_spark_counts_equal_python(spark, breast_cancer):
+    """The audit query in Spark SQL (the design's distributed engine) equals the Python audit."""
+    ds, rules = breast_cancer
+    cases = [
+        (ds.frame, rules, "benign", "bc_audit"),
+        (_credit_default_with_gaps(), _CREDIT_RULES, "label", "cd_audit"),
+    ]
+    for df, rs, target, table in cases:
+        spark.createDataFrame(df.to_pandas()).createOrReplaceTempView(table)
+        rows = [tuple(r) for r in spark.sql(audit_sql(rs, table, target, "spark")).collect()]
+        assert counts_from_sql_rows(rs, rows) == audit_counts(rs, df, df[target].to_numpy())

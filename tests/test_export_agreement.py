@@ -46,11 +46,6 @@ except ImportError:  # tests/ imported as a package
         sqlite_results,
     )
 
-try:
-    import _pg_server
-except ImportError:
-    from tests import _pg_server  # type: ignore[no-redef]
-
 import rules_export as rx
 from rules_export.sql import _Renderer
 
@@ -75,20 +70,6 @@ def lite():
     con = sqlite3.connect(":memory:")
     yield con
     con.close()
-
-
-@pytest.fixture(scope="session")
-def pg():
-    psycopg = pytest.importorskip("psycopg")
-    bindir = _pg_server.find_binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    server = _pg_server.start_server(bindir)
-    try:
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            yield conn
-    finally:
-        server.stop()
 
 
 def check(case: Case, engine: str, ids: list[int], labels: list | None = None) -> None:
