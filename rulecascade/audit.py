@@ -56,6 +56,7 @@ from rules_export import RuleSet
 from rules_export.model import _label_key as _key  # True and 1 are different labels
 from rules_export.reference import InputError
 
+from .data import check_labels_present
 from .learn.bounds import binomial_pvalue, error_upper_bound, precision_lower_bound
 
 __all__ = [
@@ -134,21 +135,6 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
     return idx
 
 
-def _no_missing_labels(y: Any) -> None:
-    """A missing (None, NaN) or infinite label is an input error, never a wrong answer."""
-    arr = np.asarray(y)
-    if arr.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(arr))
-    elif arr.dtype.kind == "O":
-        bad = np.flatnonzero(
-            [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in arr.ravel()]
-        )
-    else:
-        return
-    if bad.size:
-        raise InputError(f"label is missing or not finite at row {int(bad[0])}")
-
-
 # --- counting ----------------------------------------------------------------------------------
 def _match(rules: RuleSet, X: Any) -> np.ndarray:
     """The first matching rule per row (-1: none), by the fast evaluator."""
@@ -201,7 +187,7 @@ def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> AuditC
     order again.
     """
     ids = _match(rules, X) if rule_ids is None else np.asarray(rule_ids, dtype=np.int64)
-    _no_missing_labels(y)
+    check_labels_present(np.asarray(y))
     cls = label_indices(rules, y)
     if cls.shape[0] != ids.shape[0]:
         raise InputError(f"got {cls.shape[0]} labels for {ids.shape[0]} rows")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -443,17 +444,23 @@ def as_labels(y: Any, n_rows: int | None = None) -> np.ndarray:
         raise InputError(f"labels must be one-dimensional, got shape {arr.shape}")
     if n_rows is not None and arr.shape[0] != n_rows:
         raise InputError(f"got {arr.shape[0]} labels for {n_rows} rows")
+    check_labels_present(arr)
+    return arr
+
+
+def check_labels_present(arr: np.ndarray) -> None:
+    """A missing (None, NaN) or infinite label is an input error naming its row."""
     if arr.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(arr))
-        if bad.size:
-            raise InputError(
-                f"label is missing or not finite at row {int(bad[0])}: {arr[bad[0]]!r}"
-            )
-    if arr.dtype.kind == "O":
-        for i, v in enumerate(arr):
-            if v is None or (isinstance(v, float) and v != v):
-                raise InputError(f"label is missing at row {i}")
-    return arr
+    elif arr.dtype.kind == "O":
+        bad = np.flatnonzero(
+            [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in arr.ravel()]
+        )
+    else:
+        return
+    if bad.size:
+        i = int(bad[0])
+        raise InputError(f"label is missing or not finite at row {i}: {arr.ravel()[i]!r}")
 
 
 def fingerprint(fm: FeatureMatrix, y: np.ndarray) -> str:

@@ -137,8 +137,10 @@ def test_labels_errors():
         as_labels(pl.Series([1, None]))
     with pytest.raises(InputError, match="missing or not finite at row 2"):
         as_labels(np.array([0.0, 1.0, np.nan]))
-    with pytest.raises(InputError, match="missing at row 0"):
+    with pytest.raises(InputError, match="missing or not finite at row 0: None"):
         as_labels(np.array([None, "a"], dtype=object))
+    with pytest.raises(InputError, match="missing or not finite at row 1: inf"):
+        as_labels(np.array(["a", float("inf")], dtype=object))  # as the audit refuses it
     with pytest.raises(InputError, match="got 2 labels for 3 rows"):
         as_labels([0, 1], n_rows=3)
     with pytest.raises(InputError, match="one-dimensional"):
