@@ -129,11 +129,11 @@ class RuleCascadeRuns:
 # --------------------------------------------------------------------------- one data set
 
 
-def out_of_reach(coverage: float, max_error: float, n_calibration: int) -> bool:
+def out_of_reach(max_error: float, n_calibration: int) -> bool:
     """Whether no learner certifying on a split of ``n_calibration`` rows can certify
-    ``max_error`` at ``coverage``: the rows such a set covers, even if every calibration row
-    were a certification row, are fewer than the error-free rows the bound needs."""
-    return coverage * n_calibration < rows_needed(max_error, CONFIDENCE)
+    ``max_error`` at all: even a set covering every calibration row without an error, every
+    one of them a certification row, is fewer rows than the bound needs."""
+    return n_calibration < rows_needed(max_error, CONFIDENCE)
 
 
 def _rows_used(report: dict) -> str:
@@ -271,7 +271,7 @@ def run_dataset(name: str, quick: bool, log) -> dict:
                 if rm["covered"] > 0 and not ok_prec:
                     why.append("precision")
                 verdict = "LOSS (" + ", ".join(why) + ")"
-                if out_of_reach(c, me, len(cal_idx)):
+                if out_of_reach(me, len(cal_idx)):
                     verdict += " †"
                     unreachable += 1
         best, how = rc.best_at_precision(p) if m["covered"] else (math.nan, "—")
@@ -326,8 +326,8 @@ def run_dataset(name: str, quick: bool, log) -> dict:
         f"Wins {wins}, losses {losses} (of them out of any certificate's reach, †: "
         f"{unreachable}), peer configurations covering nothing {ties}. † marks a peer "
         f"configuration that no learner certifying on these {len(cal_idx):,} calibration rows "
-        "can match: covering a share c of them is fewer rows than certifying max_error needs "
-        "with no error at all, even if every calibration row went to certification.\n"
+        "can match: certifying max_error = 1 - p needs more error-free covered rows than there "
+        "are calibration rows.\n"
     )
     for (label, what, _), won in zip(variants, variant_wins, strict=True):
         log(

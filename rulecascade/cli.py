@@ -22,6 +22,7 @@ import polars as pl
 
 import rules_export
 from rules_export import RuleSet, RuleSetError
+from rules_export.model import answer_kind
 from rules_export.reference import InputError
 
 from . import __version__, progress
@@ -196,15 +197,10 @@ def _write_text(text: str, out: str | None) -> None:
 
 def _labels_series(name: str, labels: Sequence[Any], classes: Sequence[Any]) -> pl.Series:
     """Predicted labels as one typed column (null where no rule answered)."""
-    kinds = {type(c) for c in classes}
-    if kinds == {bool}:
-        dtype: Any = pl.Boolean
-    elif kinds == {int} and all(-(2**63) <= c < 2**63 for c in classes):
-        dtype = pl.Int64
-    elif kinds == {int} and all(0 <= c < 2**64 for c in classes):
-        dtype = pl.UInt64
-    else:  # strings (and integers past 64 bits, written in decimal)
-        dtype = pl.String
+    dtype = {"bool": pl.Boolean, "int64": pl.Int64, "uint64": pl.UInt64}.get(
+        answer_kind(classes), pl.String
+    )
+    if dtype == pl.String:  # strings, and integers past 64 bits written in decimal
         labels = [None if v is None else str(v) for v in labels]
     return pl.Series(name, labels, dtype=dtype)
 
@@ -804,6 +800,10 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
     """
     _writer_for(out)
     rules = _load_rules(rules_path)
+    try:  # the prediction column is typed by the classes (refused: 1 and "1" as text)
+        answer_kind(rules.classes)
+    except ValueError as e:
+        raise CliError(f"{rules_path}: {e}") from None
     df = _read_data(data)
     for name in ("rule_id", "prediction"):
         if name in df.columns:

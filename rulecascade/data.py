@@ -209,7 +209,9 @@ def _as_series_values(v: Any) -> Any:
 def list_feature_index(name: str, column: str) -> int | None:
     """``i`` when feature ``name`` is element ``i`` of list column ``column`` (``emb_3``)."""
     head, sep, tail = name.rpartition("_")
-    return int(tail) if sep and head == column and tail.isdigit() else None
+    if not (sep and head == column and tail.isascii() and tail.isdecimal()):
+        return None
+    return int(tail) if str(int(tail)) == tail else None  # "emb_03" is no element
 
 
 def _expand_lists(df: pl.DataFrame, used: Collection[str] | None = None) -> pl.DataFrame:
@@ -226,19 +228,17 @@ def _expand_lists(df: pl.DataFrame, used: Collection[str] | None = None) -> pl.D
         if not isinstance(dtype, (pl.Array, pl.List)):
             cols.append(df.get_column(name))
             continue
-        needed = (
-            [i for i in (list_feature_index(u, name) for u in used) if i is not None]
-            if used is not None
-            else None
-        )
-        if needed is not None and not needed and name not in used:  # type: ignore[operator]
-            continue
+        needed: list[int] = []
+        if used is not None:
+            needed = [i for i in (list_feature_index(u, name) for u in used) if i is not None]
+            if not needed and name not in used:
+                continue
         s = df.get_column(name)
         if isinstance(dtype, pl.List):
             lens = s.list.len().unique().drop_nulls()
             if lens.len() > 1:
                 raise InputError(f"column {name!r}: embedding lists have different lengths")
-            width = int(lens[0]) if lens.len() else (max(needed) + 1 if needed else 0)
+            width = int(lens[0]) if lens.len() else max(needed, default=-1) + 1
             s = s.list.to_array(width)
         width = s.dtype.size
         clash = next((f"{name}_{i}" for i in range(width) if f"{name}_{i}" in existing), None)

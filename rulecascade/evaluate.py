@@ -8,7 +8,7 @@ matching rule per row, ``-1`` where none matches) on every row, only much faster
 * categorical values become integer codes into the feature's category list (the schema's categories
   together with every value an ``InSet`` condition names), so an unseen string is ``-1`` and matches
   nothing, and a missing value is NaN, which satisfies no condition;
-* projection features are summed left to right in float64, in the same order as the reference, so
+* projection features are summed in float64 in the order ``Projection`` defines, as the reference, so
   the same bits come out;
 * the kernel compares in float64 and returns the first matching rule per row.
 """
@@ -527,7 +527,7 @@ def _fill_projection(cr: CompiledRules, A: np.ndarray, in_pos: np.ndarray, M: np
         np.ascontiguousarray(in_pos, dtype=np.int64),
         mean,
         weights,
-        proj.blocks()[0][1],  # the block size (all inputs: one block)
+        proj.block_size,
         M,
         len(cr.direct),
     )

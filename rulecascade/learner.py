@@ -552,7 +552,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             weights=tuple(tuple(float(v) for v in row) for row in weights),
             sum_block=SUM_BLOCK if num_idx.size > SUM_BLOCK else None,
         )
-        z = project(raw, mean, weights, proj.sum_block)
+        z = project(raw, proj)
         # learning columns: the projected ones, then the raw columns kept beside them
         keep = np.arange(fm.n_features) if self.keep_inputs else np.flatnonzero(is_cat_raw)
         values = np.asfortranarray(np.concatenate([z, fm.values[:, keep]], axis=1))
@@ -644,12 +644,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             return fm.values
         p = self._proj
         idx = [fm.names.index(n) for n in p.inputs]
-        z = project(
-            np.asfortranarray(fm.values[:, idx]),
-            np.asarray(p.mean),
-            np.asarray(p.weights),
-            p.sum_block,
-        )
+        z = project(np.asfortranarray(fm.values[:, idx]), p)
         raw = [fm.names.index(n) for n in self._learn_names[len(p.outputs) :]]
         return np.asfortranarray(np.concatenate([z, fm.values[:, raw]], axis=1))
 

@@ -25,7 +25,7 @@ import polars as pl
 from rules_export.model import RuleSet, _label_key
 from rules_export.reference import InputError
 
-from .evaluate import CompiledRules, compile_rules, count_rows, evaluate
+from .evaluate import CompiledRules, _compiled, count_rows, evaluate
 from .kernels.dispatch import check_device
 
 __all__ = ["BatchStats", "Cascade", "CascadeError", "CascadeStats"]
@@ -281,7 +281,7 @@ class Cascade:
         self.device = check_device(device)
         self.validate_labels = bool(validate_labels)
         self.name = name
-        self._compiled: CompiledRules = compile_rules(rules)
+        self._compiled: CompiledRules = _compiled(rules)  # shared by cascades of one RuleSet
         self._labels = _class_array(list(rules.classes))
         self._rule_labels = (
             _class_array([r.label for r in rules.rules]).astype(self._labels.dtype)
@@ -302,7 +302,7 @@ class Cascade:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._compiled = compile_rules(self.rules)
+        self._compiled = _compiled(self.rules)
         self._lock = threading.Lock()
         self._batches = itertools.count(1)
         self._stats = CascadeStats(hits=np.zeros(len(self.rules.rules), dtype=np.int64))

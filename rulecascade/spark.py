@@ -1,12 +1,13 @@
 """Serve a rule set or a ``Cascade`` on a Spark DataFrame, on the executors, over Arrow batches.
 
-``apply_in_spark(df, cascade)`` is a ``DataFrame.mapInArrow``: each executor receives the
-cascade (pickled: the rule set, the model and the representation, which must pickle), answers
-each Arrow batch of its partitions with the rules and calls the model once per batch on the rows
-no rule covers, exactly as ``Cascade.predict`` does locally. The result is every input row, in
-its partition order, with two columns added: the rule that answered it (``-1``: the model) and
-the answer. With a ``RuleSet`` instead of a cascade, the rules alone answer (``NULL`` where no
-rule matches), which gives what the exported Spark SQL gives, by the numba kernel.
+``apply_in_spark(df, cascade)`` is a ``DataFrame.mapInArrow``: each task receives the cascade
+(pickled: the rule set, the model and the representation, which must pickle; Spark ships them
+with every task, so a large model is best loaded lazily by the callable itself), answers each
+Arrow batch of its partition with the rules and calls the model once per batch on the rows no
+rule covers, exactly as ``Cascade.predict`` does locally. The result is every input row, in its
+partition order, with two columns added: the rule that answered it (``-1``: the model) and the
+answer. With a ``RuleSet`` instead of a cascade, the rules alone answer (``NULL`` where no rule
+matches), which gives what the exported Spark SQL gives, by the numba kernel.
 
 pyspark is imported only here (``pip install rulecascade[spark]``). Batch size is Spark's
 ``spark.sql.execution.arrow.maxRecordsPerBatch`` (10,000 by default): one model call per batch.
@@ -21,9 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rules_export.model import RuleSet, check_label_texts, check_output_columns
+from rules_export.model import RuleSet, answer_kind, check_output_columns
 
-from .runtime import Cascade
+from .data import list_feature_index
+from .runtime import Cascade, _callable, _name
 
 __all__ = ["apply_in_spark"]
 
@@ -45,12 +47,13 @@ def apply_in_spark(
 
     ``cascade``: a ``Cascade`` (rules, then its model on the uncovered rows of each batch), or a
     ``RuleSet`` / rule-file path (rules only; the answer is NULL where no rule matches).
-    ``batch_format``: what the cascade (and so its model and representation) receives per
-    batch: a pandas DataFrame (default, what scikit-learn pipelines expect), a pyarrow Table
-    or a polars DataFrame. ``columns``: the columns it receives, in this order (default: all of
-    ``df``'s; name the features when ``df`` also holds ids or labels, which every output row
-    keeps anyway). Errors on the executors (a model that raises, a column the rules
-    need that is missing) surface as Spark's exception when the result is computed.
+    ``batch_format``: how the model (and a representation) receives rows: a pandas DataFrame
+    (default, what scikit-learn pipelines expect), a pyarrow Table or a polars DataFrame; the
+    rules read the Arrow batch itself. ``columns``: the columns the cascade receives, in this
+    order (default: all of ``df``'s; name the features when ``df`` also holds ids or labels,
+    which every output row keeps anyway). The answer column holds the classes' type (boolean,
+    long) or their text. Errors on the executors (a model that raises, a value the rules cannot
+    read) surface as Spark's exception when the result is computed.
     """
     try:
         from pyspark.sql import DataFrame
@@ -69,71 +72,81 @@ def apply_in_spark(
             f"cascade must be a Cascade, a RuleSet or a rule-file path, got {type(cascade).__name__}"
         )
     rules = cascade.rules if isinstance(cascade, Cascade) else cascade
-    # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
-    check_output_columns(df.columns, rule_id_column, label_column, of="column", engines="Spark")
     names = list(df.columns)
+    _check_unique(names)
+    # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
+    check_output_columns(
+        names,
+        rule_id_column,
+        label_column,
+        of="column",
+        because="Spark matches names regardless of case",
+    )
     if columns is not None:
         columns = _check_columns(names, columns)
     if not (isinstance(cascade, Cascade) and cascade.representation is not None):
-        _check_features(rules, names if columns is None else columns)
-    label_type = _label_arrow_type(rules)
-    # mapInArrow cannot resolve names holding "." or "`": the executors see positional names
-    # and restore the real ones; the result gets them back
-    safe = [f"_rc{i}" for i in range(len(names))]
-    schema = _output_schema(df.toDF(*safe).schema, rule_id_column, label_column, label_type)
-    answer = _BatchAnswer(
-        cascade, names, rule_id_column, label_column, batch_format, label_type, columns
-    )
-    return df.toDF(*safe).mapInArrow(answer, schema).toDF(*names, rule_id_column, label_column)
+        _check_features(rules, df.schema, names if columns is None else columns)
+    label_type = _label_type(rules)
+    # mapInArrow cannot resolve names holding "." or "`": the job runs on positional names
+    # (_rc0, _rc1, ...; the answers too), the tasks restore the real ones, the result gets them
+    safe = [f"_rc{i}" for i in range(len(names) + 2)]
+    positional = df.toDF(*safe[:-2])
+    schema = _output_schema(positional.schema, safe[-2], safe[-1], label_type)
+    answer = _BatchAnswer(cascade, names, batch_format, label_type, columns)
+    return positional.mapInArrow(answer, schema).toDF(*names, rule_id_column, label_column)
 
 
 class _BatchAnswer:
-    """The function each executor runs: Arrow record batches in, the same rows plus the two
-    answer columns out. Picklable; the rules compile once per executor process."""
+    """The function each task runs: Arrow record batches in, the same rows plus the rule index
+    and the answer out (the rules compile once per task)."""
 
     def __init__(
         self,
         cascade: Cascade | RuleSet,
         names: list[str],
-        rule_id_column: str,
-        label_column: str,
         batch_format: str,
         label_type: str,
         columns: list[str] | None,
     ) -> None:
         self.cascade = cascade
         self.names = names
-        self.columns = columns
-        self.rule_id_column = rule_id_column
-        self.label_column = label_column
         self.batch_format = batch_format
         self.label_type = label_type
+        self.columns = columns
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        if isinstance(self.cascade, Cascade):
-            answer = self._cascade_answer(self.cascade)
-        else:
-            from .evaluate import compile_rules, evaluate
-
-            compiled = compile_rules(self.cascade)
-            labels = [r.label for r in self.cascade.rules]
-
-            def answer(table: Any) -> tuple[np.ndarray, list[Any]]:
-                idx, _ = evaluate(compiled, table)
-                return idx, [None if k < 0 else labels[k] for k in idx.tolist()]
-
+        answer = (
+            self._cascade_answer(self.cascade)
+            if isinstance(self.cascade, Cascade)
+            else self._rules_answer(self.cascade)
+        )
+        n = len(self.names)
         for batch in batches:
             table = pa.Table.from_batches([batch]).rename_columns(self.names)
             if self.columns is not None:
                 table = table.select(self.columns)
-            idx, pred = answer(table)
+            idx, pred, missing = answer(table)
             yield batch.append_column(
-                self.rule_id_column, pa.array(np.asarray(idx, dtype=np.int64), pa.int64())
-            ).append_column(self.label_column, _label_array(pred, self.label_type))
+                f"_rc{n}", pa.array(np.asarray(idx, dtype=np.int64), pa.int64())
+            ).append_column(f"_rc{n + 1}", _label_array(pred, missing, self.label_type))
 
-    def _cascade_answer(self, cascade: Cascade) -> Callable[[Any], tuple[np.ndarray, list]]:
+    def _rules_answer(self, rules: RuleSet) -> Callable[[Any], tuple]:
+        from .evaluate import compile_rules, evaluate
+        from .runtime import _class_array
+
+        compiled = compile_rules(rules)
+        # a last entry for "no rule", masked out
+        labels = _class_array([r.label for r in rules.rules] + [rules.classes[0]])
+
+        def answer(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            idx, _ = evaluate(compiled, table)
+            return idx, labels[idx], idx < 0
+
+        return answer
+
+    def _cascade_answer(self, cascade: Cascade) -> Callable[[Any], tuple]:
         """Without a representation the rules read the Arrow batch itself (its types intact:
         integers with nulls, all-null embedding lists) and the model gets its rows in
         ``batch_format``; with one, the representation gets the whole batch in that format."""
@@ -148,34 +161,69 @@ class _BatchAnswer:
             )
             convert = _CONVERT["arrow"]
 
-        def answer(table: Any) -> tuple[np.ndarray, list[Any]]:
+        def answer(table: Any) -> tuple[np.ndarray, Any, None]:
             pred, idx = cascade.predict(convert(table), return_rule=True)
-            return idx, list(pred.tolist())
+            return idx, pred, None
 
         return answer
 
 
 class _Converted:
-    """A model called with its rows converted from Arrow (named as the model in errors)."""
+    """A model called with its rows converted from Arrow; errors name the model itself."""
 
     def __init__(self, model: Any, convert: Callable[[Any], Any]) -> None:
         self.model, self.convert = model, convert
-        self.fn = model.predict if callable(getattr(model, "predict", None)) else model
-        for attr in ("__module__", "__qualname__"):  # the model's name in CascadeError
-            if hasattr(model, attr) and not isinstance(model, Cascade):
-                setattr(self, attr, getattr(model, attr))
+        self.fn = _callable(model, "model")
 
     def __call__(self, rows: Any) -> Any:
         return self.fn(self.convert(rows))
 
     def __repr__(self) -> str:
-        return repr(self.model)
+        return _name(self.model)
+
+
+def _arrow(table: Any) -> Any:
+    return table
 
 
 def _polars(table: Any) -> Any:
     import polars as pl
 
     return pl.from_arrow(table)
+
+
+def _to_pandas(table: Any) -> Any:
+    """A pandas frame of an Arrow table; integer columns with nulls become pandas' nullable
+    integers, not float64 (which would turn the integer 1 into 1.0, and break categories)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frame = table.to_pandas()
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_integer(col.type) and col.null_count:
+            nullable = pd.api.types.pandas_dtype(_NULLABLE_INTS[str(col.type)])
+            frame[name] = col.to_pandas(types_mapper={col.type: nullable}.get)
+    return frame
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "arrow": _arrow,
+    "pandas": _to_pandas,
+    "polars": _polars,
+}
+_NULLABLE_INTS = {f"{u}int{b}": f"{u.upper()}Int{b}" for u in ("", "u") for b in (8, 16, 32, 64)}
+
+
+# --- checks before the job ------------------------------------------------------------------------
+def _check_unique(names: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for n in names:
+        if n.casefold() in seen:
+            raise ValueError(
+                f"the DataFrame has two columns named {seen[n.casefold()]!r} and {n!r} (after a "
+                "join?); Spark cannot tell them apart: select or rename one"
+            )
+        seen[n.casefold()] = n
 
 
 def _check_columns(have: list[str], columns: Sequence[str]) -> list[str]:
@@ -193,107 +241,69 @@ def _check_columns(have: list[str], columns: Sequence[str]) -> list[str]:
     return out
 
 
-def _label_arrow_type(rules: RuleSet) -> str:
-    """The answer column's type: the classes' own when they share one, else their text."""
-    kinds = {
-        "bool" if isinstance(c, bool) else "int" if isinstance(c, int) else "str"
-        for c in rules.classes
-    }
-    if kinds == {"bool"}:
-        return "bool"
-    if kinds == {"int"} and all(-(2**63) <= c < 2**63 for c in rules.classes):
-        return "int64"
-    check_label_texts(rules.classes)
-    return "string"
+def _check_features(rules: RuleSet, schema: Any, names: Sequence[str]) -> None:
+    """Every feature the rules read comes from a column they will receive: the column of that
+    name, or an array column it is an element of (``emb_3`` of ``emb``)."""
+    from pyspark.sql import types as T
 
-
-def _label_array(values: list[Any], label_type: str) -> Any:
-    """The answers as an Arrow array of the column's type; a missing answer (None, NaN, NA)
-    is NULL, and one the type cannot hold exactly is an error naming it."""
-    import pyarrow as pa
-
-    out: list[Any] = []
-    for v in values:
-        if _missing(v):
-            out.append(None)
-        elif label_type == "string":
-            out.append(v if isinstance(v, str) else str(v))
-        elif label_type == "bool" and isinstance(v, (bool, np.bool_)):
-            out.append(bool(v))
-        elif label_type == "int64" and _whole(v):
-            out.append(int(v))
-        else:
-            raise ValueError(
-                f"the answer {v!r} is not a {label_type} like the rule set's classes, which "
-                "the answer column holds (Cascade(validate_labels=False) let it through)"
-            )
-    arrow_type = {"string": pa.string(), "bool": pa.bool_(), "int64": pa.int64()}[label_type]
-    try:
-        return pa.array(out, arrow_type)
-    except OverflowError:
-        bad = next(v for v in out if v is not None and not -(2**63) <= v < 2**63)
-        raise ValueError(f"the answer {bad!r} does not fit a 64-bit integer") from None
-
-
-def _missing(v: Any) -> bool:
-    if v is None or (isinstance(v, (float, np.floating)) and v != v):
-        return True
-    return type(v).__name__ in ("NAType", "NaTType")  # pandas.NA, pandas.NaT
-
-
-def _whole(v: Any) -> bool:
-    if isinstance(v, (bool, np.bool_)):
-        return False
-    if isinstance(v, (int, np.integer)):
-        return True
-    return isinstance(v, (float, np.floating)) and float(v).is_integer()
-
-
-def _arrow(table: Any) -> Any:
-    return table
-
-
-def _to_pandas(table: Any) -> Any:
-    """A pandas frame of an Arrow table; integer columns with nulls become pandas' nullable
-    integers, not float64 (which would turn the integer 1 into 1.0, and break categories)."""
-    import pyarrow as pa
-
-    frame = table.to_pandas()
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_integer(col.type) and col.null_count:
-            frame[name] = col.to_pandas(integer_object_nulls=False, types_mapper=_nullable_int)
-    return frame
-
-
-def _nullable_int(arrow_type: Any) -> Any:
-    import pandas as pd
-
-    return pd.api.types.pandas_dtype(_NULLABLE_INTS[str(arrow_type)])
-
-
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "arrow": _arrow,
-    "pandas": _to_pandas,
-    "polars": _polars,
-}
-_NULLABLE_INTS = {f"{u}int{b}": f"{u.upper()}Int{b}" for u in ("", "u") for b in (8, 16, 32, 64)}
-
-
-def _check_features(rules: RuleSet, names: Sequence[str]) -> None:
-    """Every feature the rules read comes from a column they will receive (an embedding
-    element ``emb_3`` from a list column ``emb``), or the job would fail on the executors."""
-    from .data import list_feature_index
-
+    arrays = [c for c in names if isinstance(schema[c].dataType, T.ArrayType)]
     missing = [
         f
         for f in rules.used_features
-        if f not in names and not any(list_feature_index(f, c) is not None for c in names)
+        if f not in names and not any(list_feature_index(f, c) is not None for c in arrays)
     ]
     if missing:
         raise ValueError(
             f"the rules read {', '.join(map(repr, missing[:10]))}"
             f"{' ...' if len(missing) > 10 else ''}, which the columns given do not hold"
         )
+
+
+# --- the answer column ----------------------------------------------------------------------------
+def _label_type(rules: RuleSet) -> str:
+    """``bool`` or ``int64`` when the classes are of that type, else ``string`` (their text;
+    Spark has no unsigned or wider integers)."""
+    kind = answer_kind(rules.classes)
+    return kind if kind in ("bool", "int64") else "string"
+
+
+def _label_array(values: Any, missing: np.ndarray | None, label_type: str) -> Any:
+    """The answers as an Arrow array of the column's type; a missing answer (None, NaN, NA, or
+    ``missing``) is NULL, and one the type cannot hold exactly is an error naming it."""
+    import pyarrow as pa
+
+    arrow_type = {"string": pa.string(), "bool": pa.bool_(), "int64": pa.int64()}[label_type]
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.dtype.kind == {"string": "U", "bool": "b", "int64": "i"}[label_type]:
+        return pa.array(arr, arrow_type, mask=missing)  # the classes' own type: no checks due
+    out: list[Any] = []
+    for k, v in enumerate(values.tolist() if arr is not None else values):
+        if (missing is not None and missing[k]) or _is_missing(v):
+            out.append(None)
+        elif label_type == "string":
+            out.append(v if isinstance(v, str) else str(v))
+        elif label_type == "bool" and isinstance(v, bool):
+            out.append(v)
+        elif label_type == "int64" and _is_whole(v) and -(2**63) <= int(v) < 2**63:
+            out.append(int(v))
+        else:
+            raise ValueError(
+                f"the answer {v!r} is not a {label_type} like the rule set's classes, which "
+                "the answer column holds (Cascade(validate_labels=False) let it through)"
+            )
+    return pa.array(out, arrow_type)
+
+
+def _is_missing(v: Any) -> bool:
+    if v is None or (isinstance(v, float) and v != v):
+        return True
+    return type(v).__name__ in ("NAType", "NaTType")  # pandas.NA, pandas.NaT
+
+
+def _is_whole(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
 
 
 def _output_schema(schema: Any, rule_id_column: str, label_column: str, label_type: str) -> Any:

@@ -19,8 +19,8 @@ from .model import (
     RuleSet,
     RuleSetError,
     RuleStats,
-    format_version,
     make_features,
+    required_format_version,
 )
 from .python_src import to_python
 from .reference import InputError, match, predict
@@ -39,7 +39,7 @@ __all__ = [
     "RuleSetError",
     "RuleStats",
     "dumps",
-    "format_version",
+    "required_format_version",
     "label_expression",
     "load",
     "loads",

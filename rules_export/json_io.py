@@ -23,7 +23,7 @@ from .model import (
     RuleSet,
     RuleSetError,
     RuleStats,
-    format_version,
+    required_format_version,
 )
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -34,7 +34,7 @@ def to_dict(rules: RuleSet) -> dict[str, Any]:
     """Plain JSON data for a rule set."""
     doc: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": format_version(rules),
+        "format_version": required_format_version(rules),
         "library_version": rules.library_version,
         "features": [
             {

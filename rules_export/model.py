@@ -190,12 +190,17 @@ class Projection:
         object.__setattr__(self, "outputs", outputs)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "weights", weights)
-        object.__setattr__(self, "sum_block", block)
+        # one block is the plain left-to-right sum: written as such (format 1.0)
+        object.__setattr__(self, "sum_block", None if block and block >= len(inputs) else block)
+
+    @property
+    def block_size(self) -> int:
+        """Inputs per block (all of them when the sum is one block)."""
+        return len(self.inputs) if self.sum_block is None else self.sum_block
 
     def blocks(self) -> tuple[tuple[int, int], ...]:
         """The ``(start, stop)`` input ranges summed one after another."""
-        n = len(self.inputs)
-        size = n if self.sum_block is None else self.sum_block
+        n, size = len(self.inputs), self.block_size
         return tuple((a, min(a + size, n)) for a in range(0, n, size))
 
 
@@ -584,7 +589,7 @@ def make_features(
     )
 
 
-def format_version(rules: RuleSet) -> str:
+def required_format_version(rules: RuleSet) -> str:
     """The oldest format version that holds ``rules`` (a reader of that version reads the file):
     ``"1.1"`` for a projection summed in blocks, else ``"1.0"``."""
     if rules.projection is not None and rules.projection.sum_block is not None:
@@ -593,19 +598,19 @@ def format_version(rules: RuleSet) -> str:
 
 
 def check_output_columns(
-    existing: Iterable[str], rule_id_column: str, label_column: str, *, of: str, engines: str
+    existing: Iterable[str], rule_id_column: str, label_column: str, *, of: str, because: str
 ) -> None:
     """Refuse answer-column names that are empty, equal, or (in any letter case) the name of an
-    ``existing`` column; ``of`` and ``engines`` say in the message whose columns and which
-    engines match names regardless of case."""
+    ``existing`` column; ``of`` names what the existing columns are and ``because`` says which
+    engines match names regardless of case, in the message."""
     have = {n.casefold(): n for n in existing}
     for out in (rule_id_column, label_column):
         if not isinstance(out, str) or not out:
             raise ValueError(f"output column names must be non-empty strings, got {out!r}")
         if out.casefold() in have:
             raise ValueError(
-                f"output column {out!r} clashes with {of} {have[out.casefold()]!r} ({engines} "
-                "match names regardless of case); choose another rule_id_column / label_column"
+                f"output column {out!r} clashes with {of} {have[out.casefold()]!r} ({because}); "
+                "choose another rule_id_column / label_column"
             )
     if rule_id_column.casefold() == label_column.casefold():
         raise ValueError("rule_id_column and label_column must differ (regardless of case)")
@@ -623,3 +628,24 @@ def check_label_texts(classes: Iterable[Label]) -> None:
                 "column of text cannot tell them apart (the rule index still does)"
             )
         seen[text] = c
+
+
+AnswerKind = Literal["bool", "int64", "uint64", "bigint", "string"]
+
+
+def answer_kind(classes: Sequence[Label]) -> AnswerKind:
+    """The type of a column that holds the answers (the classes): booleans, integers that fit
+    int64, uint64 or neither, or text (strings, and classes of different types, written as
+    text; refused when two of those share a text, see :func:`check_label_texts`)."""
+    kinds = {type(c) for c in classes}
+    if kinds == {bool}:
+        return "bool"
+    if kinds == {int}:
+        if all(-(2**63) <= c < 2**63 for c in classes):  # type: ignore[operator]
+            return "int64"
+        if all(0 <= c < 2**64 for c in classes):  # type: ignore[operator]
+            return "uint64"
+        return "bigint"
+    if kinds != {str}:
+        check_label_texts(classes)
+    return "string"

@@ -16,7 +16,7 @@ no name can inject code; the module passes ``ruff check`` and ``compile()``.
 
 from __future__ import annotations
 
-from .model import InSet, Interval, Label, RuleSet, RuleSetError, format_version
+from .model import InSet, Interval, Label, RuleSet, RuleSetError, required_format_version
 
 _CODE = '''
 
@@ -170,7 +170,7 @@ def predict_columns(columns):
 
 def _header(rules: RuleSet) -> str:
     lines = [
-        f'"""Rule set exported by rules_export (format {format_version(rules)}); generated, do not edit.',
+        f'"""Rule set exported by rules_export (format {required_format_version(rules)}); generated, do not edit.',
         "",
         "Standalone (standard library only):",
         "    match(row) -> index of the first matching rule, -1 where none matches",
@@ -182,7 +182,7 @@ def _header(rules: RuleSet) -> str:
         "",
         "import math",
         "",
-        f"FORMAT_VERSION = {format_version(rules)!r}",
+        f"FORMAT_VERSION = {required_format_version(rules)!r}",
         f"LIBRARY_VERSION = {rules.library_version!r}",
         f"DATA_FINGERPRINT = {rules.data_fingerprint!r}",
         "",
@@ -236,7 +236,7 @@ def to_python(rules: RuleSet) -> str:
         for row in p.weights:
             out.append("        (" + "".join(f"{_float(w)}, " for w in row).rstrip() + "),")
         out.append("    ),")
-        out.append(f"    'sum_block': {p.blocks()[0][1]},")
+        out.append(f"    'sum_block': {p.block_size},")
         out.append("}")
     out.append("")
     out.append("# (label, conditions); a condition is (feature, 'interval', low, high) meaning")

@@ -62,7 +62,7 @@ from .model import (
     Projection,
     RuleSet,
     RuleSetError,
-    check_label_texts,
+    answer_kind,
     check_output_columns,
 )
 
@@ -250,10 +250,8 @@ class _Renderer:
         return _and_all(parts)
 
     def label(self, label: Label) -> exp.Expression:
-        kinds = {_label_kind(c) for c in self.rules.classes}
-        if len(kinds) > 1 or kinds == {"str"}:
-            if len(kinds) > 1:
-                check_label_texts(self.rules.classes)
+        kind = answer_kind(self.rules.classes)
+        if kind == "string":
             return self.string(label if isinstance(label, str) else str(label))
         if isinstance(label, bool):
             if self.tsql:
@@ -549,7 +547,7 @@ def _select_expression(
         rule_id_column,
         label_column,
         of="feature",
-        engines="SQL engines such as DuckDB and SQLite",
+        because="SQL engines such as DuckDB and SQLite match names regardless of case",
     )
     src = exp.to_identifier(_INPUT_ALIAS, quoted=True)
     out_alias = exp.to_identifier(_OUTPUT_ALIAS, quoted=True)

@@ -185,8 +185,8 @@ def test_postgres_counts_equal_python(pg, breast_cancer):
         (_credit_default_with_gaps(), _CREDIT_RULES, "label", "cd_audit"),
     ]
     for df, rs, target, table in cases:
-        types = {pl.String: "TEXT", pl.Categorical: "TEXT", pl.Float64: "DOUBLE PRECISION"}
-        cols = ", ".join(f'"{c}" {types.get(t, "BIGINT")}' for c, t in df.schema.items())
+        types = {"String": "TEXT", "Float64": "DOUBLE PRECISION", "Int64": "BIGINT"}
+        cols = ", ".join(f'"{c}" {types[str(t)]}' for c, t in df.schema.items())
         with pg.cursor() as cur:
             cur.execute(f'CREATE TEMP TABLE "{table}" ({cols})')
             marks = ", ".join(["%s"] * df.width)

@@ -219,6 +219,20 @@ def test_apply_npy_embeddings(files, tmp_path):
     np.testing.assert_array_equal(got["rule_id"].to_numpy(), want)
 
 
+def test_apply_refuses_classes_whose_text_is_one(tmp_path):
+    """Classes 1 and "1" would both be written as the text "1" in the prediction column."""
+    data = tmp_path / "x.csv"
+    pl.DataFrame({"x": [0.9, 0.1]}).write_csv(data)
+    rp = tmp_path / "mixed.json"
+    RuleSet(
+        make_features(["x"]),
+        (1, "1"),
+        (Rule((Interval("x", 0.5),), 1), Rule((Interval("x", high=0.5),), "1")),
+    ).save(rp)
+    msg = fails("apply", rp, data, "-o", tmp_path / "out.parquet")
+    assert "classes 1 and '1' have the same text '1'" in msg
+
+
 def test_apply_categorical_and_string_labels(tmp_path):
     df = pl.DataFrame(
         {

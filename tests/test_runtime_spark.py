@@ -226,3 +226,22 @@ def test_mixed_classes_with_one_text_and_missing_features_are_refused(spark) -> 
         apply_in_spark(df, _one_rule((1, "1")))
     with pytest.raises(ValueError, match="the rules read 'x', which the columns given do not"):
         apply_in_spark(df, _one_rule(), columns=["y"])
+
+
+def test_names_the_job_uses_inside_duplicates_and_scalar_embeddings(spark) -> None:
+    """Answer columns may take any free name (the job runs on positional names inside);
+    duplicate columns (after a join) and a scalar column standing for an embedding are
+    refused before the job runs."""
+    from rulecascade.spark import apply_in_spark
+
+    df = spark.createDataFrame([(0.9, 1.0), (0.1, 2.0)], "x double, y double")
+    out = apply_in_spark(df, _one_rule(), rule_id_column="_rc0", label_column="_rc3")
+    assert [tuple(r) for r in out.collect()] == [(0.9, 1.0, 0, 1), (0.1, 2.0, -1, None)]
+    joined = df.alias("a").join(df.alias("b"), "x")
+    with pytest.raises(ValueError, match="two columns named 'y' and 'y'"):
+        apply_in_spark(joined, _one_rule())
+    emb = rx.RuleSet(
+        rx.make_features(["emb_1"]), (0, 1), (rx.Rule((rx.Interval("emb_1", 0.5, None),), 1),)
+    )
+    with pytest.raises(ValueError, match="the rules read 'emb_1'"):
+        apply_in_spark(spark.createDataFrame([(1.0,)], "emb double"), emb)

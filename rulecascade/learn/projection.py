@@ -1,7 +1,8 @@
 """Linear projections (PCA, LDA) of numeric columns, computed exactly as the rule-set semantics do.
 
-``z_j = sum_i (x_i - mean_i) * weights[j][i]``, summed over inputs in order, in float64: the same
-operations in the same order as ``rules_export.reference``, so every evaluator gets the same bits.
+``z_j = sum_i (x_i - mean_i) * weights[j][i]`` in float64, in the order ``Projection`` defines
+(blocks of inputs, each left to right, then the block sums): the same operations in the same order
+as ``rules_export.reference``, so every evaluator gets the same bits.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+
+from rules_export.model import Projection
 
 __all__ = ["fit_lda", "fit_pca", "project"]
 
@@ -98,19 +101,17 @@ def fit_lda(
 SUM_BLOCK = 256
 
 
-def project(
-    values: np.ndarray, mean: np.ndarray, weights: np.ndarray, sum_block: int | None = None
-) -> np.ndarray:
-    """(n, k) projected values, Fortran order, summed in the order ``Projection`` defines
-    (blocks of ``sum_block`` inputs, each left to right; None: one block)."""
-    n, d = values.shape[0], weights.shape[1]
-    size = d if sum_block is None else sum_block
+def project(values: np.ndarray, proj: Projection) -> np.ndarray:
+    """(n, k) projected values of the projection's input columns ``values``, Fortran order."""
+    n = values.shape[0]
+    mean = np.asarray(proj.mean, dtype=np.float64)
+    weights = np.asarray(proj.weights, dtype=np.float64)
     acc = np.zeros((n, weights.shape[0]), dtype=np.float64, order="F")
     for j in range(weights.shape[0]):
         col = np.zeros(n, dtype=np.float64)
-        for start in range(0, d, size):
+        for start, stop in proj.blocks():
             part = np.zeros(n, dtype=np.float64)
-            for i in range(start, min(start + size, d)):
+            for i in range(start, stop):
                 part = part + (values[:, i] - mean[i]) * weights[j, i]
             col = col + part
         acc[:, j] = col
