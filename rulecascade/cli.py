@@ -463,7 +463,10 @@ def _diff_text(d: Any, a_path: str, b_path: str) -> str:
     if d.classes:
         lines.append(f"classes: {d.classes['a']} -> {d.classes['b']}")
     if d.projection:
-        lines.append("projection: changed")
+        p = d.projection
+        what = "added" if not p["a"] else "removed" if not p["b"] else "changed"
+        parts = f" ({', '.join(p['changed'])})" if p["a"] and p["b"] else ""
+        lines.append(f"projection: {what}{parts}")
     for k, v in sorted(d.guarantee.items()):
         lines.append(f"guarantee {k}: {v['a']} -> {v['b']}")
     for k, v in sorted(d.fit_params.items()):

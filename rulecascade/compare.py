@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from rules_export import Feature, Guarantee, InSet, Interval, Rule, RuleSet
+from rules_export import Feature, Guarantee, InSet, Interval, Projection, Rule, RuleSet
 
 __all__ = ["RuleChange", "RuleSetDiff", "diff"]
 
@@ -233,6 +233,15 @@ def _guarantee_dict(g: Guarantee | None) -> dict[str, Any] | None:
     return d
 
 
+def _projection(a: Projection | None, b: Projection | None) -> dict[str, Any] | None:
+    """None when equal; else whether each set has one and which of its parts differ."""
+    if a == b:
+        return None
+    parts = ["inputs", "outputs", "mean", "weights", "sum_block"]
+    differ = [p for p in parts if a is None or b is None or getattr(a, p) != getattr(b, p)]
+    return {"a": a is not None, "b": b is not None, "changed": differ}
+
+
 def _guarantee(a: Guarantee | None, b: Guarantee | None) -> dict[str, Any]:
     da, db = _guarantee_dict(a), _guarantee_dict(b)
     if da is None or db is None:
@@ -256,8 +265,6 @@ def diff(a: RuleSet, b: RuleSet) -> RuleSetDiff:
     paired_a = {i for i, _ in pairs}
     paired_b = {j for _, j in pairs}
     b_order = [j for _, j in pairs]
-    proj_a = a.projection
-    proj_b = b.projection
     return RuleSetDiff(
         added=tuple(
             {"index": j, "rule": r.describe()} for j, r in enumerate(b.rules) if j not in paired_b
@@ -270,9 +277,7 @@ def diff(a: RuleSet, b: RuleSet) -> RuleSetDiff:
         reordered=b_order != sorted(b_order),
         features=_features(a, b),
         classes=_ab(list(a.classes), list(b.classes)),
-        projection=None
-        if proj_a == proj_b
-        else {"a": proj_a is not None, "b": proj_b is not None, "changed": True},
+        projection=_projection(a.projection, b.projection),
         guarantee=_guarantee(a.guarantee, b.guarantee),
         fit_params=_dict_diff(a.fit_params, b.fit_params),
         data_fingerprint=_ab(a.data_fingerprint, b.data_fingerprint),

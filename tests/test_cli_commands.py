@@ -443,6 +443,17 @@ def test_diff_different_exit_1(files, tmp_path):
     doc = json.loads(run("diff", files["rules"], bp, "--format", "json", ok=(1,)).stdout)
     assert doc["identical"] is False
     assert doc["removed"] == [{"index": 1, "rule": r1.describe()}]
+    # a projection: added, then its weights and summation blocks changed
+    from rules_export import Projection
+
+    names = ("worst_radius", "mean_radius", "mean_texture")
+    p1 = Projection(names, ("pc0",), (0.0,) * 3, ((1.0, 1.0, 1.0),))
+    p2 = Projection(names, ("pc0",), (0.0,) * 3, ((1.0, 2.0, 1.0),), sum_block=2)
+    (cp, dp) = (tmp_path / "c.json", tmp_path / "d.json")
+    a.replace(projection=p1).save(cp)
+    a.replace(projection=p2).save(dp)
+    assert "projection: added" in run("diff", files["rules"], cp, ok=(1,)).stdout
+    assert "projection: changed (weights, sum_block)" in run("diff", cp, dp, ok=(1,)).stdout
 
 
 # --- errors: exit 2, one line, no traceback --------------------------------------------------------

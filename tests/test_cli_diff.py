@@ -122,7 +122,18 @@ def test_schema_guarantee_params_fingerprint_classes_projection():
         }
     ]
     assert d.classes == {"a": [0, 1], "b": [0, 1, 2]}
-    assert d.projection == {"a": False, "b": True, "changed": True}
+    assert d.projection == {
+        "a": False,
+        "b": True,
+        "changed": ["inputs", "outputs", "mean", "weights", "sum_block"],
+    }
+    blocked = Projection(("a", "b", "d"), ("p0",), (0.0,) * 3, ((1.0, 2.0, 1.0),), sum_block=2)
+    c = b.replace(features=feats, projection=blocked)
+    assert diff(b, c).projection == {
+        "a": True,
+        "b": True,
+        "changed": ["inputs", "mean", "weights", "sum_block"],
+    }
     assert set(d.guarantee) == {"max_error", "per_class_max_error"}
     assert d.guarantee["max_error"] == {"a": 0.01, "b": 0.005}
     assert d.fit_params == {"max_error": {"a": 0.01, "b": 0.005}}
