@@ -47,6 +47,7 @@ Snowflake, BigQuery, MySQL and T-SQL output is checked by parsing it back with s
 from __future__ import annotations
 
 import gc
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -202,6 +203,8 @@ class _Renderer:
     def projected(self, name: str) -> exp.Expression:
         if name not in self._projected:
             proj: Projection = self.rules.projection  # type: ignore[assignment]
+            if not self._projected:
+                _warn_if_deep(proj)
             j = proj.outputs.index(name)
             blocks = []
             for start, stop in proj.blocks():
@@ -302,6 +305,25 @@ class _Renderer:
         """SQL text; ``expression`` is consumed (sqlglot's generator may rewrite it in place)."""
         with _gc_paused():
             return _generator(self.dialect, pretty).generate(expression, copy=False)
+
+
+#: DuckDB's default max_expression_depth and SQLite's hard limit
+ENGINE_DEPTH_LIMIT = 1000
+
+
+def _warn_if_deep(proj: Projection) -> None:
+    """Warn when a projection's sum nests past what DuckDB and SQLite accept: one level per
+    term of a block, and one per block."""
+    depth = proj.block_size + len(proj.blocks())
+    if depth > ENGINE_DEPTH_LIMIT - 50:  # the comparison, CASE and AND chain sit above it
+        warnings.warn(
+            f"the projection's sum nests about {depth} levels deep in SQL ({len(proj.inputs)} "
+            f"inputs in blocks of {proj.block_size}); DuckDB (unless SET max_expression_depth) "
+            f"and SQLite refuse more than {ENGINE_DEPTH_LIMIT}: fit with blocks of about "
+            "sqrt(inputs) (Projection.sum_block; RuleLearner uses 256)",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 _FLAT_AND = 256  # longer AND chains are written as a balanced tree of parenthesized halves

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -385,3 +386,21 @@ def test_mixed_classes_with_one_text_cannot_be_told_apart_as_labels() -> None:
     assert "CASE WHEN" in to_sql(rs, "duckdb", form="rule_id")  # the rule index still tells
     ok = rs.replace(classes=(1, "one"), rules=(rx.Rule((rx.Interval("x", 0.5, None),), 1),))
     assert "'1'" in to_sql(ok, "duckdb", form="label")
+
+
+def test_a_projection_too_deep_for_duckdb_and_sqlite_warns() -> None:
+    names = [f"e{i}" for i in range(1030)]
+
+    def rules(sum_block):
+        proj = rx.Projection(
+            tuple(names), ("z",), (0.0,) * 1030, ((1.0,) * 1030,), sum_block=sum_block
+        )
+        rule = rx.Rule((rx.Interval("z", 0.0, None),), "a")
+        return rx.RuleSet(rx.make_features(names), ("a",), (rule,), projection=proj)
+
+    for deep in (None, 1, 1000):
+        with pytest.warns(UserWarning, match="nests about 10"):
+            to_sql(rules(deep), "duckdb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        to_sql(rules(256), "duckdb")  # 256 + 5 levels
