@@ -1,10 +1,10 @@
 """Serve a rule set or a ``Cascade`` on a Spark DataFrame, on the executors, over Arrow batches.
 
-``apply_in_spark(df, cascade)`` is a ``DataFrame.mapInArrow``: each task receives the cascade
-(pickled: the rule set, the model and the representation, which must pickle; Spark ships them
-with every task, so a large model is best loaded lazily by the callable itself), answers each
-Arrow batch of its partition with the rules and calls the model once per batch on the rows no
-rule covers, exactly as ``Cascade.predict`` does locally. The result is every input row, in its
+``apply_in_spark(df, cascade)`` is a ``DataFrame.mapInArrow``. The cascade (the rule set, the
+model and the representation, cloudpickled) is broadcast: each executor fetches it once and
+each Python worker unpickles it once, however many tasks it runs. Each task answers every Arrow
+batch of its partition with the rules and calls the model once per batch on the rows no rule
+covers, exactly as ``Cascade.predict`` does locally. The result is every input row, in its
 partition order, with two columns added: the rule that answered it (``-1``: the model) and the
 answer. With a ``RuleSet`` instead of a cascade, the rules alone answer (``NULL`` where no rule
 matches), which gives what the exported Spark SQL gives, by the numba kernel.
@@ -17,6 +17,8 @@ A cascade's counters stay on the executors; per-rule counts are a ``groupBy(rule
 from __future__ import annotations
 
 import os
+import pickle
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -92,17 +94,50 @@ def apply_in_spark(
     safe = [f"_rc{i}" for i in range(len(names) + 2)]
     positional = df.toDF(*safe[:-2])
     schema = _output_schema(positional.schema, safe[-2], safe[-1], label_type)
-    answer = _BatchAnswer(cascade, names, batch_format, label_type, columns)
+    answer = _BatchAnswer(_shipped(df, cascade), names, batch_format, label_type, columns)
     return positional.mapInArrow(answer, schema).toDF(*names, rule_id_column, label_column)
+
+
+#: per Python worker process: shipment key -> the cascade, unpickled once (PySpark would read
+#: a broadcast's value again in every task); one at a time, so an old one is not kept alive
+_RECEIVED: dict[str, Any] = {}
+
+
+class _Shipment:
+    """A cascade broadcast to the executors (cloudpickled, so lambdas and local classes travel),
+    with a key that names it in each worker's cache."""
+
+    def __init__(self, broadcast: Any) -> None:
+        self.broadcast = broadcast
+        self.key = uuid.uuid4().hex
+
+    def open(self) -> Any:
+        if self.key not in _RECEIVED:
+            _RECEIVED.clear()
+            _RECEIVED[self.key] = pickle.loads(self.broadcast.value)
+        return _RECEIVED[self.key]
+
+
+def _shipped(df: Any, cascade: Cascade | RuleSet) -> Any:
+    """The cascade as a broadcast: sent to each executor once and unpickled once per Python
+    worker (a model can be large), not with every task; itself where the session has no
+    SparkContext (Spark Connect), so that it travels with the tasks."""
+    try:
+        context = df.sparkSession.sparkContext
+    except Exception:  # noqa: BLE001 - Spark Connect raises here
+        return cascade
+    from pyspark import cloudpickle
+
+    return _Shipment(context.broadcast(cloudpickle.dumps(cascade)))
 
 
 class _BatchAnswer:
     """The function each task runs: Arrow record batches in, the same rows plus the rule index
-    and the answer out (the rules compile once per task)."""
+    and the answer out. ``cascade``: the cascade or rule set, or a broadcast of it."""
 
     def __init__(
         self,
-        cascade: Cascade | RuleSet,
+        cascade: Any,
         names: list[str],
         batch_format: str,
         label_type: str,
@@ -117,10 +152,12 @@ class _BatchAnswer:
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
+        shipped = self.cascade
+        cascade = shipped.open() if isinstance(shipped, _Shipment) else shipped
         answer = (
-            self._cascade_answer(self.cascade)
-            if isinstance(self.cascade, Cascade)
-            else self._rules_answer(self.cascade)
+            self._cascade_answer(cascade)
+            if isinstance(cascade, Cascade)
+            else self._rules_answer(cascade)
         )
         n = len(self.names)
         for batch in batches:

@@ -4,6 +4,7 @@ every row answered as the local Cascade answers it, the rules alone as the expor
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import numpy as np
@@ -245,3 +246,28 @@ def test_names_the_job_uses_inside_duplicates_and_scalar_embeddings(spark) -> No
     )
     with pytest.raises(ValueError, match="the rules read 'emb_1'"):
         apply_in_spark(spark.createDataFrame([(1.0,)], "emb double"), emb)
+
+
+def test_the_cascade_is_broadcast_not_shipped_with_every_task(spark, tmp_path) -> None:
+    """A model is unpickled once per Python worker, not once per task (8 tasks here)."""
+    from rulecascade.spark import apply_in_spark
+
+    log = tmp_path / "unpickled.txt"
+
+    class Model:  # defined here, so it travels by value; records each unpickling
+        def __init__(self, path):
+            self.path = path
+
+        def __setstate__(self, state):
+            self.__dict__.update(state)
+            with open(self.path, "a") as f:
+                f.write(f"{os.getpid()}\n")
+
+        def __call__(self, rows):
+            return np.full(len(rows), 2)
+
+    df = spark.createDataFrame([(float(i % 3) / 2,) for i in range(64)], "x double")
+    out = apply_in_spark(df.repartition(8), Cascade(_one_rule(), Model(str(log))))
+    answers = sorted(r["prediction"] for r in out.collect())
+    assert len(answers) == 64 and set(answers) == {1, 2}
+    assert 1 <= len(log.read_text().split()) < 8
