@@ -539,8 +539,10 @@ def audit_sql(
     identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call). The target column
     must hold the classes' type (integers for integer classes, and so on).
     """
+    from rules_export.model import check_label_texts
     from rules_export.sql import get_dialect, rule_id_expression
 
+    check_label_texts(rules.classes)  # the target is compared with each class's literal
     d = get_dialect(dialect)
 
     def ident(name: str) -> exp.Identifier:

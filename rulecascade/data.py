@@ -448,14 +448,18 @@ def as_labels(y: Any, n_rows: int | None = None) -> np.ndarray:
     return arr
 
 
+def _missing_or_infinite(v: Any) -> bool:
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
+        return True
+    return isinstance(v, (float, np.floating)) and not math.isfinite(v)
+
+
 def check_labels_present(arr: np.ndarray) -> None:
     """A missing (None, NaN) or infinite label is an input error naming its row."""
     if arr.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(arr))
     elif arr.dtype.kind == "O":
-        bad = np.flatnonzero(
-            [v is None or (isinstance(v, float) and not math.isfinite(v)) for v in arr.ravel()]
-        )
+        bad = np.flatnonzero([_missing_or_infinite(v) for v in arr.ravel()])
     else:
         return
     if bad.size:

@@ -1,8 +1,8 @@
 """Serve a rule set or a ``Cascade`` on a Spark DataFrame, on the executors, over Arrow batches.
 
 ``apply_in_spark(df, cascade)`` is a ``DataFrame.mapInArrow``. The cascade (the rule set, the
-model and the representation, cloudpickled) is broadcast: each executor fetches it once and
-each Python worker unpickles it once, however many tasks it runs. Each task answers every Arrow
+model and the representation, cloudpickled) is broadcast and each Python worker unpickles it
+once and keeps it, however many tasks it runs (PySpark alone would unpickle it per task). Each task answers every Arrow
 batch of its partition with the rules and calls the model once per batch on the rows no rule
 covers, exactly as ``Cascade.predict`` does locally. The result is every input row, in its
 partition order, with two columns added: the rule that answered it (``-1``: the model) and the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -27,7 +28,7 @@ import numpy as np
 from rules_export.model import RuleSet, answer_kind, check_output_columns
 
 from .data import list_feature_index
-from .runtime import Cascade, _callable, _name
+from .runtime import Cascade, _callable, _name, _normalize
 
 __all__ = ["apply_in_spark"]
 
@@ -75,6 +76,8 @@ def apply_in_spark(
         )
     rules = cascade.rules if isinstance(cascade, Cascade) else cascade
     names = list(df.columns)
+    if not names:
+        raise ValueError("the DataFrame has no columns: there is nothing to answer rows from")
     _check_unique(names)
     # Spark resolves names case-insensitively by default: "RULE_ID" and "rule_id" clash
     check_output_columns(
@@ -99,8 +102,9 @@ def apply_in_spark(
 
 
 #: per Python worker process: shipment key -> the cascade, unpickled once (PySpark would read
-#: a broadcast's value again in every task); one at a time, so an old one is not kept alive
-_RECEIVED: dict[str, Any] = {}
+#: a broadcast's value again in every task); the few most recent (chained cascades in one job)
+_RECEIVED: OrderedDict[str, Any] = OrderedDict()
+_KEEP = 4
 
 
 class _Shipment:
@@ -113,15 +117,17 @@ class _Shipment:
 
     def open(self) -> Any:
         if self.key not in _RECEIVED:
-            _RECEIVED.clear()
+            while len(_RECEIVED) >= _KEEP:
+                _RECEIVED.popitem(last=False)
             _RECEIVED[self.key] = pickle.loads(self.broadcast.value)
+        _RECEIVED.move_to_end(self.key)
         return _RECEIVED[self.key]
 
 
 def _shipped(df: Any, cascade: Cascade | RuleSet) -> Any:
-    """The cascade as a broadcast: sent to each executor once and unpickled once per Python
-    worker (a model can be large), not with every task; itself where the session has no
-    SparkContext (Spark Connect), so that it travels with the tasks."""
+    """The cascade as a broadcast, unpickled once per Python worker and kept there (a model can
+    be large) rather than once per task; itself where the session has no SparkContext (Spark
+    Connect), so that it travels with the tasks."""
     try:
         context = df.sparkSession.sparkContext
     except Exception:  # noqa: BLE001 - Spark Connect raises here
@@ -317,8 +323,8 @@ def _label_array(values: Any, missing: np.ndarray | None, label_type: str) -> An
     for k, v in enumerate(values.tolist() if arr is not None else values):
         if (missing is not None and missing[k]) or _is_missing(v):
             out.append(None)
-        elif label_type == "string":
-            out.append(v if isinstance(v, str) else str(v))
+        elif label_type == "string":  # a class's own text (the model's 1.0 is the class 1)
+            out.append(v if isinstance(v, str) else str(_normalize(v)))
         elif label_type == "bool" and isinstance(v, bool):
             out.append(v)
         elif label_type == "int64" and _is_whole(v) and -(2**63) <= int(v) < 2**63:

@@ -203,8 +203,6 @@ class _Renderer:
     def projected(self, name: str) -> exp.Expression:
         if name not in self._projected:
             proj: Projection = self.rules.projection  # type: ignore[assignment]
-            if not self._projected:
-                _warn_if_deep(proj)
             j = proj.outputs.index(name)
             blocks = []
             for start, stop in proj.blocks():
@@ -311,9 +309,12 @@ class _Renderer:
 ENGINE_DEPTH_LIMIT = 1000
 
 
-def _warn_if_deep(proj: Projection) -> None:
-    """Warn when a projection's sum nests past what DuckDB and SQLite accept: one level per
-    term of a block, and one per block."""
+def _warn_if_deep(rules: RuleSet) -> None:
+    """Warn (at the caller of the public function) when a projection's sum nests past what
+    DuckDB and SQLite accept: one level per term of a block, and one per block."""
+    proj = rules.projection if isinstance(rules, RuleSet) else None
+    if proj is None:
+        return
     depth = proj.block_size + len(proj.blocks())
     if depth > ENGINE_DEPTH_LIMIT - 50:  # the comparison, CASE and AND chain sit above it
         warnings.warn(
@@ -322,7 +323,7 @@ def _warn_if_deep(proj: Projection) -> None:
             f"and SQLite refuse more than {ENGINE_DEPTH_LIMIT}: fit with blocks of about "
             "sqrt(inputs) (Projection.sum_block; RuleLearner uses 256)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=3,
         )
 
 
@@ -496,6 +497,7 @@ def rule_id_expression(
     render the tree with the same dialect. ``column_types`` maps feature names to the SQL types
     the columns already have: casts that would not change the value are left out.
     """
+    _warn_if_deep(rules)
     with _gc_paused():
         return _resolve(rules, dialect, column_types, nan_guard).rule_id()
 
@@ -516,6 +518,7 @@ def label_expression(
     "a") are rendered as strings (``str(label)``); booleans are ``TRUE``/``FALSE`` (``1``/``0`` on
     T-SQL and Oracle).
     """
+    _warn_if_deep(rules)
     with _gc_paused():
         r = _resolve(rules, dialect, column_types, nan_guard)
         if rule_id is None:
@@ -646,6 +649,7 @@ def select_expression(
     The conditions are evaluated once, in an inner query; the outer query maps the rule index
     to the label. The input table must not already have columns with the two output names.
     """
+    _warn_if_deep(rules)
     with _gc_paused():
         return _select_expression(
             rules,
@@ -680,6 +684,7 @@ def to_sql(
     nothing are left out); ``nan_guard`` overrides the per-dialect NaN handling (see the module
     docstring).
     """
+    _warn_if_deep(rules)
     with _gc_paused():
         return _to_sql(
             rules,

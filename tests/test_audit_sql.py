@@ -175,6 +175,17 @@ def test_rows_without_a_label_are_an_input_error_in_sql_as_in_python(breast_canc
     )
 
 
+def test_classes_sharing_a_text_are_refused():
+    """The query compares the target with each class's literal: 1 and "1" would both match."""
+    rules = RuleSet(
+        make_features(["x"]),
+        (1, "1"),
+        (Rule((Interval("x", low=0.5),), 1), Rule((Interval("x", high=0.0),), "1")),
+    )
+    with pytest.raises(ValueError, match="classes 1 and '1' have the same text"):
+        audit_sql(rules, "t", "y")
+
+
 @pytest.mark.postgres
 def test_postgres_counts_equal_python(pg, breast_cancer):
     """The audit query in PostgreSQL: breast cancer (integer labels) and credit default with

@@ -141,6 +141,10 @@ def test_labels_errors():
         as_labels(np.array([None, "a"], dtype=object))
     with pytest.raises(InputError, match="missing or not finite at row 1: inf"):
         as_labels(np.array(["a", float("inf")], dtype=object))  # as the audit refuses it
+    with pytest.raises(InputError, match="missing or not finite at row 1: <NA>"):
+        as_labels(pd.Series(["a", None], dtype="string"))
+    with pytest.raises(InputError, match="missing or not finite at row 0: np.float32.nan"):
+        as_labels(np.array([np.float32("nan"), "a"], dtype=object))
     with pytest.raises(InputError, match="got 2 labels for 3 rows"):
         as_labels([0, 1], n_rows=3)
     with pytest.raises(InputError, match="one-dimensional"):

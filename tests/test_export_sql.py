@@ -399,8 +399,9 @@ def test_a_projection_too_deep_for_duckdb_and_sqlite_warns() -> None:
         return rx.RuleSet(rx.make_features(names), ("a",), (rule,), projection=proj)
 
     for deep in (None, 1, 1000):
-        with pytest.warns(UserWarning, match="nests about 10"):
+        with pytest.warns(UserWarning, match="nests about 10") as caught:
             to_sql(rules(deep), "duckdb")
+        assert caught[0].filename == __file__  # it points at the caller
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         to_sql(rules(256), "duckdb")  # 256 + 5 levels

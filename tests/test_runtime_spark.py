@@ -115,6 +115,8 @@ def test_bad_arguments_are_refused_before_spark_runs(spark, phishing) -> None:
         apply_in_spark(sdf, rules, columns=["nope"])
     with pytest.raises(ValueError, match="batch_format must be one of"):
         apply_in_spark(sdf, rules, batch_format="numpy")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="has no columns"):
+        apply_in_spark(spark.range(3).drop("id"), rules)
     with pytest.raises(TypeError, match="pyspark.sql.DataFrame"):
         apply_in_spark(X, rules)
     with pytest.raises(TypeError, match="Cascade, a RuleSet or a rule-file path"):
@@ -158,6 +160,11 @@ def test_answers_the_column_cannot_hold_fail_and_missing_answers_are_null(spark)
     for missing in (None, np.nan):
         c = Cascade(rules, lambda rows, m=missing: [m] * len(rows), validate_labels=False)
         assert [r["prediction"] for r in apply_in_spark(df, c).collect()] == ["a", None]
+    mixed = rx.RuleSet(
+        rx.make_features(["x"]), (1, "a"), (rx.Rule((rx.Interval("x", 0.5, None),), "a"),)
+    )
+    c = Cascade(mixed, lambda rows: np.full(len(rows), 1.0))  # the class 1, as a float
+    assert [r["prediction"] for r in apply_in_spark(df, c).collect()] == ["a", "1"]
 
 
 def test_integer_categories_with_nulls_and_names_spark_cannot_resolve(spark) -> None:
