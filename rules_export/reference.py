@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import decimal
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .model import InSet, Interval, RuleSet, RuleSetError, _short
+from .model import InSet, Interval, Projection, RuleSet, RuleSetError, _short
 
 
 class InputError(ValueError):
@@ -163,17 +163,27 @@ def input_columns(rules: RuleSet, X: Any) -> tuple[dict[str, np.ndarray], int]:
     if proj is not None and set(proj.outputs) & {
         c.feature for r in rules.rules for c in r.conditions
     }:
-        # inf - inf, inf * 0 give NaN (a missing value) by the same IEEE rules on every engine
-        with np.errstate(invalid="ignore", over="ignore"):
-            for j, out_name in enumerate(proj.outputs):
-                acc = np.zeros(n_rows, dtype=np.float64)
-                for start, stop in proj.blocks():
-                    part = np.zeros(n_rows, dtype=np.float64)
-                    for i in range(start, stop):
-                        part = part + (cols[proj.inputs[i]] - proj.mean[i]) * proj.weights[j][i]
-                    acc = acc + part
-                cols[out_name] = acc
+        z = project_columns(proj, [cols[n] for n in proj.inputs], n_rows)
+        cols.update(zip(proj.outputs, z, strict=True))
     return cols, n_rows
+
+
+def project_columns(proj: Projection, columns: Sequence[Any], n_rows: int) -> list[np.ndarray]:
+    """Each output of ``proj`` (float64), from its input ``columns`` in ``proj.inputs`` order:
+    blocks of inputs each summed left to right, then the block sums left to right."""
+    values = [np.asarray(c, dtype=np.float64) for c in columns]  # float32 upcasts exactly
+    out = []
+    # inf - inf, inf * 0 give NaN (a missing value) by the same IEEE rules on every engine
+    with np.errstate(invalid="ignore", over="ignore"):
+        for w in proj.weights:
+            acc = np.zeros(n_rows, dtype=np.float64)
+            for start, stop in proj.blocks():
+                part = np.zeros(n_rows, dtype=np.float64)
+                for i in range(start, stop):
+                    part = part + (values[i] - proj.mean[i]) * w[i]
+                acc = acc + part
+            out.append(acc)
+    return out
 
 
 def _count_rows(X: Any) -> int:

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from rules_export.model import Projection
+from rules_export.reference import project_columns
 
 __all__ = ["fit_lda", "fit_pca", "project"]
 
@@ -103,16 +104,8 @@ SUM_BLOCK = 256
 
 def project(values: np.ndarray, proj: Projection) -> np.ndarray:
     """(n, k) projected values of the projection's input columns ``values``, Fortran order."""
-    n = values.shape[0]
-    mean = np.asarray(proj.mean, dtype=np.float64)
-    weights = np.asarray(proj.weights, dtype=np.float64)
-    acc = np.zeros((n, weights.shape[0]), dtype=np.float64, order="F")
-    for j in range(weights.shape[0]):
-        col = np.zeros(n, dtype=np.float64)
-        for start, stop in proj.blocks():
-            part = np.zeros(n, dtype=np.float64)
-            for i in range(start, stop):
-                part = part + (values[:, i] - mean[i]) * weights[j, i]
-            col = col + part
-        acc[:, j] = col
-    return acc
+    z = project_columns(proj, [values[:, i] for i in range(values.shape[1])], values.shape[0])
+    out = np.empty((values.shape[0], len(z)), dtype=np.float64, order="F")
+    for j, col in enumerate(z):
+        out[:, j] = col
+    return out
