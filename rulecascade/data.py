@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from rules_export.reference import InputError
+from rules_export.reference import InputError, _is_pandas_na
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -448,10 +448,15 @@ def as_labels(y: Any, n_rows: int | None = None) -> np.ndarray:
     return arr
 
 
-def _missing_or_infinite(v: Any) -> bool:
-    if v is None or type(v).__name__ in ("NAType", "NaTType"):  # pandas.NA, pandas.NaT
+def is_missing(v: Any) -> bool:
+    """Whether a single value is missing: None, NaN (any float type), pandas.NA or NaT."""
+    if v is None or _is_pandas_na(v):
         return True
-    return isinstance(v, (float, np.floating)) and not math.isfinite(v)
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+def _missing_or_infinite(v: Any) -> bool:
+    return is_missing(v) or (isinstance(v, (float, np.floating)) and math.isinf(v))
 
 
 def check_labels_present(arr: np.ndarray) -> None:

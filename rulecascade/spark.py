@@ -27,7 +27,7 @@ import numpy as np
 
 from rules_export.model import RuleSet, answer_kind, check_output_columns
 
-from .data import list_feature_index
+from .data import is_missing, list_feature_index
 from .runtime import Cascade, _callable, _name, _normalize
 
 __all__ = ["apply_in_spark"]
@@ -321,7 +321,7 @@ def _label_array(values: Any, missing: np.ndarray | None, label_type: str) -> An
         return pa.array(arr, arrow_type, mask=missing)  # the classes' own type: no checks due
     out: list[Any] = []
     for k, v in enumerate(values.tolist() if arr is not None else values):
-        if (missing is not None and missing[k]) or _is_missing(v):
+        if (missing is not None and missing[k]) or is_missing(v):
             out.append(None)
         elif label_type == "string":  # a class's own text (the model's 1.0 is the class 1)
             out.append(v if isinstance(v, str) else str(_normalize(v)))
@@ -335,12 +335,6 @@ def _label_array(values: Any, missing: np.ndarray | None, label_type: str) -> An
                 "the answer column holds (Cascade(validate_labels=False) let it through)"
             )
     return pa.array(out, arrow_type)
-
-
-def _is_missing(v: Any) -> bool:
-    if v is None or (isinstance(v, float) and v != v):
-        return True
-    return type(v).__name__ in ("NAType", "NaTType")  # pandas.NA, pandas.NaT
 
 
 def _is_whole(v: Any) -> bool:
