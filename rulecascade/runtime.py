@@ -281,7 +281,6 @@ class Cascade:
         self.device = check_device(device)
         self.validate_labels = bool(validate_labels)
         self.name = name
-        self._compiled: CompiledRules = _compiled(rules)  # shared by cascades of one RuleSet
         self._labels = _class_array(list(rules.classes))
         self._rule_labels = (
             _class_array([r.label for r in rules.rules]).astype(self._labels.dtype)
@@ -290,9 +289,18 @@ class Cascade:
         )
         self._class_keys = {_label_key(c) for c in rules.classes}
         self._model_name = _name(model) if not isinstance(model, Cascade) else repr(model)
+        self._start_fresh()
+
+    def _start_fresh(self) -> None:
+        """What stays with one process (not pickled): compiled rules (shared by cascades of one
+        RuleSet), the lock, batch numbers and counters."""
+        self._compiled: CompiledRules = _compiled(self.rules)
         self._lock = threading.Lock()
         self._batches = itertools.count(1)
-        self._stats = CascadeStats(hits=np.zeros(len(rules.rules), dtype=np.int64))
+        self._stats = self._no_stats()
+
+    def _no_stats(self) -> CascadeStats:
+        return CascadeStats(hits=np.zeros(len(self.rules.rules), dtype=np.int64))
 
     # --- pickling (joblib, multiprocessing, Spark executors) ------------------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -302,10 +310,7 @@ class Cascade:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._compiled = _compiled(self.rules)
-        self._lock = threading.Lock()
-        self._batches = itertools.count(1)
-        self._stats = CascadeStats(hits=np.zeros(len(self.rules.rules), dtype=np.int64))
+        self._start_fresh()
 
     # --- composition ---------------------------------------------------------------------------
     @classmethod
@@ -339,7 +344,7 @@ class Cascade:
 
     def reset_stats(self) -> None:
         with self._lock:
-            self._stats = CascadeStats(hits=np.zeros(len(self.rules.rules), dtype=np.int64))
+            self._stats = self._no_stats()
 
     # --- prediction ------------------------------------------------------------------------------
     def __call__(self, X: Any) -> np.ndarray:
