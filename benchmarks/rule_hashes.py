@@ -61,9 +61,8 @@ def main() -> None:
         for mode in ("truth", "fidelity"):
             labels = y
             if mode == "fidelity":
-                from sklearn.tree import DecisionTreeClassifier
-
                 import polars.selectors as cs
+                from sklearn.tree import DecisionTreeClassifier
 
                 half = X.height // 2
                 num = X.select(cs.numeric()).fill_null(0).fill_nan(0).to_numpy()
