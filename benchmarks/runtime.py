@@ -26,8 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
 from rulecascade import Cascade
-from rulecascade.evaluate import compile_rules, evaluate
 from rulecascade.kernels.dispatch import cuda_available
+from rulecascade.serve import compile_rules, evaluate
 from rules_export import Feature, Interval, Rule, RuleSet
 from rules_export.reference import match as reference_match
 

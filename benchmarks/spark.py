@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import rulecascade
     from rulecascade import Cascade, RuleLearner
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
     from rules_export import to_sql
 
     d = 20

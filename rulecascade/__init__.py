@@ -2,20 +2,24 @@
 
 __version__ = "0.1.0"
 
-_LAZY = {"RuleLearner": "learner", "NoRulesWarning": "learner"}
+_LAZY = {"RuleLearner": "learn.estimator", "NoRulesWarning": "learn.estimator"}
 _LAZY.update(  # serving: fast rule evaluation and the cascade runtime
     {
-        "Cascade": "runtime",
-        "CascadeError": "runtime",
-        "CascadeStats": "runtime",
-        "CompiledRules": "evaluate",
-        "compile_rules": "evaluate",
-        "match": "evaluate",
-        "apply_in_spark": "spark",
+        "Cascade": "serve.cascade",
+        "CascadeError": "serve.cascade",
+        "CascadeStats": "serve.cascade",
+        "CompiledRules": "serve.compile",
+        "compile_rules": "serve.compile",
+        "match": "serve.evaluate",
+        "apply_in_spark": "serve.spark",
     }
 )
 _LAZY.update(  # audit and comparison of rule sets
-    {"audit": "audit", "AuditReport": "audit", "audit_sql": "audit", "diff": "compare"}
+    {
+        "AuditReport": "audit.report",
+        "audit_sql": "audit.sql",
+        "diff": "audit.diff",
+    }
 )
 
 __all__ = ["__version__", *_LAZY]

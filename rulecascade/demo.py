@@ -145,8 +145,8 @@ def run_demo(
 
     from .data import encode, infer_kinds
     from .data import to_polars as _to_polars
-    from .learner import RuleLearner
-    from .runtime import Cascade
+    from .learn.estimator import RuleLearner
+    from .serve.cascade import Cascade
 
     say = echo or click.echo
     t0 = time.perf_counter()

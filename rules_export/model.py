@@ -103,8 +103,8 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _label_key(label: Label) -> tuple[int, Any]:
-    # bool before int: True == 1 but they are different labels
+def label_key(label: Label) -> tuple[int, Any]:
+    """A hashable key that tells labels apart as the format does: ``True`` and ``1`` differ."""
     return (
         (0, label)
         if isinstance(label, bool)
@@ -112,6 +112,17 @@ def _label_key(label: Label) -> tuple[int, Any]:
         if isinstance(label, int)
         else (2, label)
     )
+
+
+def label_value(v: Any) -> Any:
+    """A label as a plain Python value: numpy scalars unwrapped, whole floats as ``int``."""
+    if isinstance(v, str):
+        return str(v)  # numpy.str_ -> str
+    if hasattr(v, "item") and not isinstance(v, bytes):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
 
 
 @dataclass(frozen=True)
@@ -381,7 +392,7 @@ class Guarantee:
                 )
             caps.append((_check_label(lab, "per-class label"), cap))
         object.__setattr__(
-            self, "per_class_max_error", tuple(sorted(caps, key=lambda t: _label_key(t[0])))
+            self, "per_class_max_error", tuple(sorted(caps, key=lambda t: label_key(t[0])))
         )
         if self.error_upper_bound is not None:
             object.__setattr__(
@@ -472,14 +483,14 @@ class RuleSet:
         classes = tuple(_check_label(c, "class label") for c in self.classes)
         if not classes:
             raise RuleSetError("a rule set needs at least one class")
-        if len({_label_key(c) for c in classes}) != len(classes):
+        if len({label_key(c) for c in classes}) != len(classes):
             raise RuleSetError(f"duplicate class labels in {_short(list(classes))}")
         rules = tuple(self.rules)
-        class_keys = {_label_key(c) for c in classes}
+        class_keys = {label_key(c) for c in classes}
         for i, r in enumerate(rules):
             if not isinstance(r, Rule):
                 raise RuleSetError(f"rule {i}: not a Rule: {_short(r)}")
-            if _label_key(r.label) not in class_keys:
+            if label_key(r.label) not in class_keys:
                 raise RuleSetError(f"rule {i}: label {_short(r.label)} is not one of the classes")
             for c in r.conditions:
                 kind = kinds.get(c.feature)

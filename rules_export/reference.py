@@ -71,7 +71,7 @@ def _frame_values(col: Any) -> Any:
     dtype = str(getattr(col, "dtype", ""))
     if dtype.lower().startswith(("int", "uint")) and _has_nulls(col):
         values = col.to_list() if hasattr(col, "to_list") else col.tolist()
-        return np.array([None if _is_pandas_na(v) else v for v in values], dtype=object)
+        return np.array([None if is_pandas_na(v) else v for v in values], dtype=object)
     return col.to_numpy()
 
 
@@ -83,7 +83,7 @@ def _has_nulls(col: Any) -> bool:
     return bool(isna().any()) if callable(isna) else False
 
 
-def _is_pandas_na(v: Any) -> bool:
+def is_pandas_na(v: Any) -> bool:
     # pandas.NA / NaT without importing pandas
     return type(v).__name__ in ("NAType", "NaTType")
 
@@ -100,7 +100,7 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
     if arr.dtype.kind == "O":
         out = np.empty(arr.shape[0], dtype=np.float64)
         for i, v in enumerate(arr):
-            if v is None or _is_pandas_na(v):
+            if v is None or is_pandas_na(v):
                 out[i] = np.nan
             elif isinstance(v, (bool, int, float, np.number, decimal.Decimal)):
                 try:
@@ -122,7 +122,7 @@ def categorical_column(values: Any, name: str) -> np.ndarray:
         raise InputError(f"column {name!r} must be one-dimensional, got shape {arr.shape}")
     out = np.empty(arr.shape[0], dtype=object)
     for i, v in enumerate(arr):
-        if v is None or _is_pandas_na(v) or (isinstance(v, float) and math.isnan(v)):
+        if v is None or is_pandas_na(v) or (isinstance(v, float) and math.isnan(v)):
             out[i] = None
         elif isinstance(v, str):
             out[i] = v

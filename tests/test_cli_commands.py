@@ -186,9 +186,9 @@ def test_apply_keeps_columns_and_order(files, tmp_path, src, suffix):
 
 
 def test_apply_in_chunks_is_the_same(files, tmp_path, monkeypatch):
-    import rulecascade.cli as cli
+    import rulecascade.cli.files as cli_files
 
-    monkeypatch.setattr(cli, "CHUNK_ROWS", 100)  # 569 rows -> 6 chunks
+    monkeypatch.setattr(cli_files, "CHUNK_ROWS", 100)  # 569 rows -> 6 chunks
     out = tmp_path / "chunked.parquet"
     run("apply", files["rules"], files["parquet"], "-o", out)
     want = reference_match(RuleSet.load(files["rules"]), files["frame"])

@@ -1,10 +1,10 @@
-"""rulecascade.compare.diff: rules paired by conditions; every difference reported, exactly once."""
+"""rulecascade.audit.diff: rules paired by conditions; every difference reported, exactly once."""
 
 from __future__ import annotations
 
 import json
 
-from rulecascade.compare import diff
+from rulecascade.audit import diff
 from rules_export import (
     Guarantee,
     InSet,

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     """
     import numpy as np
     from numba import cuda
-    from rulecascade.evaluate import match
+    from rulecascade.serve import match
     from rulecascade.kernels.dispatch import select_device
     from rules_export import Feature, InSet, Interval, Projection, Rule, RuleSet
     from rules_export.reference import match as reference_match
@@ -97,8 +97,8 @@ def test_cuda_request_without_gpu_is_a_clear_error(monkeypatch):
     import numpy as np
     import pytest
 
-    from rulecascade.evaluate import match
     from rulecascade.kernels import dispatch
+    from rulecascade.serve import match
     from rules_export import Feature, Interval, Rule, RuleSet
 
     monkeypatch.setattr(dispatch, "cuda_available", lambda: False)
@@ -119,7 +119,7 @@ def _real_gpu() -> bool:
 def test_cuda_kernel_on_a_real_gpu_matches_reference_on_many_rows():
     import numpy as np
 
-    from rulecascade.evaluate import match
+    from rulecascade.serve import match
     from rules_export import Feature, InSet, Interval, Rule, RuleSet
     from rules_export.reference import match as reference_match
 

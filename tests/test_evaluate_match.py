@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rulecascade.evaluate import compile_rules, evaluate, match
+from rulecascade.serve import compile_rules, evaluate, match
 from rules_export import (
     Feature,
     InputError,
@@ -373,7 +373,7 @@ def test_wrong_shapes_and_types_are_clear():
     ],
 )
 def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
-    from rulecascade.evaluate import _buckets
+    from rulecascade.serve.compile import _buckets
 
     # one rule per gap between thresholds (and the open ends) on x, and a rule on another
     # feature only, so that a NaN in x still matches it
@@ -406,7 +406,7 @@ def test_bucket_kernel_agrees_at_and_around_every_threshold(cuts):
 
 
 def test_bucket_tables_fit_or_step_aside():
-    from rulecascade.evaluate import _buckets
+    from rulecascade.serve.compile import _buckets
 
     lo, scale, top, b_cell, b_thr = _buckets([0.1, 0.2, 0.7, 3.0])
     assert b_cell[0] == 0 and b_cell[-1] == 3 and np.sum(np.isfinite(b_thr)) == 4

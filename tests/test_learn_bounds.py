@@ -124,7 +124,8 @@ def _one_rule_list(name: str, first: np.ndarray, yc: np.ndarray) -> dict:
 def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
     """Two one-rule lists: a strict one covering rows 0..1999, a wider one covering 0..2999.
     Validation is clean; certification has ``cert_errors_wide`` errors in rows 2000..2999."""
-    from rulecascade.learn.engine import Config, _certify_lists
+    from rulecascade.learn import Config
+    from rulecascade.learn.certification import certify_lists
 
     y = np.zeros(n, np.int64)
     yc = y.copy()
@@ -135,7 +136,7 @@ def _lists_case(cert_errors_wide: int, n: int = 4000, seed: int = 0):
     wide = np.where(np.arange(n) < 3000, 0, -1)
     rendered = [_one_rule_list("a", strict, yc), _one_rule_list("b", wide, yc)]
     cfg = Config(max_error=0.005, confidence=0.95)
-    return _certify_lists(rendered, y, yc, cfg, 0.05, False, 1.0)
+    return certify_lists(rendered, y, yc, cfg, 0.05, False, 1.0)
 
 
 def test_certify_lists_keeps_the_widest_list_that_holds():
@@ -150,7 +151,8 @@ def test_certify_lists_keeps_the_widest_list_that_holds():
 def test_certify_lists_family_wise_error_is_controlled():
     # every hypothesis false, at the boundary (true error rate = the cap): certification must
     # pass at most alpha of the time over many certification draws
-    from rulecascade.learn.engine import Config, _certify_lists
+    from rulecascade.learn import Config
+    from rulecascade.learn.certification import certify_lists
 
     rng = np.random.default_rng(1)
     n, eps, passes, trials = 3000, 0.01, 0, 1000
@@ -160,7 +162,7 @@ def test_certify_lists_family_wise_error_is_controlled():
     for _ in range(trials):
         yc = (rng.random(n) < eps).astype(np.int64)
         rendered = [_one_rule_list("a", strict, yc), _one_rule_list("b", wide, yc)]
-        _, k, _, _ = _certify_lists(rendered, yv, yc, Config(max_error=eps), 0.05, False, 1.0)
+        _, k, _, _ = certify_lists(rendered, yv, yc, Config(max_error=eps), 0.05, False, 1.0)
         passes += k > 0
     assert passes > 0  # the boundary is reachable: the test has power to see a broken level
     assert passes / trials <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / trials)
@@ -194,7 +196,8 @@ def test_certify_lists_passes_a_step_validation_ranked_low():
     # validation (biased by selection) calls the wide list the riskiest, certification finds the
     # two stricter lists at the cap and the wide one well below it: the share of the level spread
     # over every step still certifies the wide list
-    from rulecascade.learn.engine import Config, _certify_lists
+    from rulecascade.learn import Config
+    from rulecascade.learn.certification import certify_lists
 
     n = 14000
     rows = np.arange(n)
@@ -206,6 +209,6 @@ def test_certify_lists_passes_a_step_validation_ranked_low():
     yc[2000:2010] = 1
     yv[12000:] = yc[12000:] = 1  # uncovered rows of the other class
     rendered = [_one_rule_list("r", m, yc) for m in lists]
-    li, k, cert, info = _certify_lists(rendered, yv, yc, Config(max_error=0.005), 0.05, False, 1.0)
+    li, k, cert, info = certify_lists(rendered, yv, yc, Config(max_error=0.005), 0.05, False, 1.0)
     assert 3 not in info["start_prefixes"]  # validation did not predict the wide list
     assert (li, k) == (2, 1) and cert.covered == 12000 and cert.errors == 20

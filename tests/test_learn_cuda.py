@@ -174,7 +174,8 @@ BOXES = """
         assert (a[np.setdiff1d(np.arange(n), rows)] == 7).all()
 
     # rule matching on raw values: open sides, NaN, categorical codes, a row subset
-    from rulecascade.learn.engine import CatCond, NumCond, compile_rules
+    from rulecascade.learn.program import compile_rules
+    from rulecascade.learn.render import CatCond, NumCond
     conds = [[NumCond(0, -0.5, 1.0), CatCond(3, (0, 2))], [NumCond(1, None, 0.0)],
              [NumCond(2, 0.25, None)], []]
     program = compile_rules(conds, np.array([0, 0, 0, 3]))

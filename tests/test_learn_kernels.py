@@ -435,7 +435,8 @@ def test_dedupe_keeps_first_occurrences():
 @SETTINGS
 @given(st.integers(0, 2**32 - 1))
 def test_match_rules_matches_reference(seed):
-    from rulecascade.learn.engine import CatCond, NumCond, compile_rules, match
+    from rulecascade.learn.program import compile_rules, match
+    from rulecascade.learn.render import CatCond, NumCond
     from rules_export import Feature, InSet, Interval, Rule, RuleSet
     from rules_export.reference import match as ref_match
 

@@ -14,7 +14,8 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rulecascade import NoRulesWarning, RuleLearner
-from rulecascade.learn.engine import Config, learn_rules, plan_splits
+from rulecascade.learn import Config, learn_rules
+from rulecascade.learn.splits import plan_splits
 from rules_export import RuleSet
 from rules_export.reference import match as ref_match
 
@@ -159,9 +160,9 @@ def test_phishing_certifies_a_tail_that_covers_more_held_out_rows(monkeypatch):
 
     from sklearn.model_selection import train_test_split
 
-    import rulecascade.learner as learner_mod
+    import rulecascade.learn.estimator as learner_mod
     from rulecascade import datasets
-    from rulecascade.learn import engine
+    from rulecascade.learn import pipeline
 
     ds = datasets.load("phishing")
     y = np.asarray(ds.y)
@@ -171,7 +172,7 @@ def test_phishing_certifies_a_tail_that_covers_more_held_out_rows(monkeypatch):
 
     def no_tail(values, is_cat, n_cat, yy, n_classes, cfg, rng, splits=None):
         cfg = dataclasses.replace(cfg, tail_prior=None)
-        return engine.learn_rules(values, is_cat, n_cat, yy, n_classes, cfg, rng, splits)
+        return pipeline.learn_rules(values, is_cat, n_cat, yy, n_classes, cfg, rng, splits)
 
     monkeypatch.setattr(learner_mod, "learn_rules", no_tail)
     without = _quiet(max_error=0.1).fit(ds.X[cal], y[cal])
@@ -256,7 +257,7 @@ def test_rules_are_pure_on_growth_rows_and_keep_the_partition():
     )
     assert res.conditions
     grow = splits[0]
-    from rulecascade.learn.engine import compile_rules, match
+    from rulecascade.learn.program import compile_rules, match
 
     hit = match(X[grow], compile_rules(res.conditions, np.zeros(4, np.int64)))
     for k, lab in enumerate(res.labels):
@@ -757,7 +758,7 @@ def _noisy_box(n, seed):
 
 
 def _fit_engine(X, y, cfg):
-    from rulecascade.learn.engine import compile_rules, match
+    from rulecascade.learn.program import compile_rules, match
 
     res = learn_rules(
         np.asfortranarray(X),
@@ -826,7 +827,7 @@ def test_second_round_rules_reach_around_the_rules_before_them(max_error):
     res = out[1][1]
     assert res.report["candidates"]["residual"][0] > 0
     # some kept rule holds rows of another class on its own, all answered by earlier rules
-    from rulecascade.learn.engine import compile_rules, match
+    from rulecascade.learn.program import compile_rules, match
 
     spans = []
     for k, lab in enumerate(res.labels):
@@ -860,7 +861,7 @@ def test_second_round_only_adds_steps_after_the_first(source):
     # same first-round lists and tails, certification reaches at least as far: the rows the
     # kept rules answer on validation never shrink
     from rulecascade import datasets
-    from rulecascade.learn.engine import compile_rules, match
+    from rulecascade.learn.program import compile_rules, match
 
     if source == "islands":
         X, y = _islands(20000, 0)
@@ -977,7 +978,7 @@ def test_a_closing_interval_keeps_within_max_rules(max_rules):
 
 def test_a_closing_interval_keeps_the_per_class_budgets():
     from rulecascade.learn.candidates import Boxes
-    from rulecascade.learn.engine import _close_with_wide, _Pool
+    from rulecascade.learn.lists import RulePool, close_with_wide
     from rulecascade.learn.select import class_bitsets
 
     def rows(lo, hi):  # bitset of validation rows lo..hi-1 (128 rows, 2 words)
@@ -988,13 +989,15 @@ def test_a_closing_interval_keeps_the_per_class_budgets():
     y_val = np.r_[np.zeros(100, np.int64), np.ones(28, np.int64)]
     bits = np.stack([rows(0, 50), rows(50, 110)])  # a clean rule, then a wide one: 10 of class 1
     boxes = Boxes(np.zeros((2, 1, 4), np.uint64), np.zeros(2, np.int64), np.zeros((2, 2), np.int64))
-    pool = _Pool(boxes, bits, np.zeros(2, bool), np.ones(2), np.zeros((2, 2), np.int64), np.ones(2))
+    pool = RulePool(
+        boxes, bits, np.zeros(2, bool), np.ones(2), np.zeros((2, 2), np.int64), np.ones(2)
+    )
     wide = np.array([False, True])
     cls = class_bitsets(y_val, 2, 2)
     ok = lambda *a: True  # noqa: E731 - the union test is not what this checks
-    assert _close_with_wide([0], pool, wide, cls, ok) == [0, 1]
-    assert _close_with_wide([0], pool, wide, cls, ok, {1: 10.0}) == [0, 1]
-    assert _close_with_wide([0], pool, wide, cls, ok, {1: 9.5}) is None
+    assert close_with_wide([0], pool, wide, cls, ok) == [0, 1]
+    assert close_with_wide([0], pool, wide, cls, ok, {1: 10.0}) == [0, 1]
+    assert close_with_wide([0], pool, wide, cls, ok, {1: 9.5}) is None
 
 
 @pytest.mark.parametrize("cap", [0.2, 0.02])
@@ -1036,7 +1039,7 @@ def test_float32_inputs_are_fitted_in_float32_with_the_float64_rule_file(project
     fingerprint and every prediction equal a fit on the same numbers in float64."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    import rulecascade.learner as learner_mod
+    import rulecascade.learn.estimator as learner_mod
     from rulecascade.datasets.synthetic import make_fraud
 
     ds = make_fraud(30_000, n_features=8, fraud_rate=0.02, random_state=3)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from rulecascade import Cascade
-from rulecascade.evaluate import match
+from rulecascade.serve import match
 from rules_export.reference import match as reference_match
 
 
 def test_learned_rules_in_a_cascade_on_breast_cancer():
-    learner_mod = pytest.importorskip("rulecascade.learner")
+    learner_mod = pytest.importorskip("rulecascade.learn.estimator")
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline

@@ -14,7 +14,7 @@ import pytest
 import rules_export as rx
 from rulecascade import Cascade, RuleLearner
 from rulecascade.datasets import load
-from rulecascade.evaluate import match
+from rulecascade.serve import match
 
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +45,7 @@ def _frame(spark, X):
 def test_cascade_on_spark_answers_every_row_like_the_local_cascade(
     spark, phishing, batch_format
 ) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     X, rules, model = phishing
 
@@ -68,7 +68,7 @@ def test_cascade_on_spark_answers_every_row_like_the_local_cascade(
 
 
 def test_rules_alone_on_spark_equal_the_exported_spark_sql(spark, phishing) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     X, rules, _ = phishing
     sdf = _frame(spark, X)
@@ -85,7 +85,7 @@ def test_rules_alone_on_spark_equal_the_exported_spark_sql(spark, phishing) -> N
 def test_string_classes_missing_values_and_a_rule_file_path(spark, tmp_path) -> None:
     from pyspark.sql import types as T
 
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     rules = rx.RuleSet(
         rx.make_features(["x", "c"], ["c"]),
@@ -105,7 +105,7 @@ def test_string_classes_missing_values_and_a_rule_file_path(spark, tmp_path) -> 
 
 
 def test_bad_arguments_are_refused_before_spark_runs(spark, phishing) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     X, rules, model = phishing
     sdf = _frame(spark, X)
@@ -124,7 +124,7 @@ def test_bad_arguments_are_refused_before_spark_runs(spark, phishing) -> None:
 
 
 def test_a_failing_model_fails_the_spark_job_with_the_cascade_error(spark, phishing) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     X, rules, _ = phishing
 
@@ -144,7 +144,7 @@ def _one_rule(classes=(0, 1, 2), feature="x"):
 
 
 def test_answers_the_column_cannot_hold_fail_and_missing_answers_are_null(spark) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     df = spark.createDataFrame([(0.9,), (0.1,)], "x double")
 
@@ -172,7 +172,7 @@ def test_integer_categories_with_nulls_and_names_spark_cannot_resolve(spark) -> 
     names holding "." or "`" (which mapInArrow cannot resolve) work and come back as given."""
     from pyspark.sql import types as T
 
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     names = ["a.b", "`q`"]
     rules = rx.RuleSet(
@@ -200,7 +200,7 @@ def test_embedding_arrays_batch_by_batch_and_unread_ragged_lists(spark) -> None:
     (one row per batch here), and a ragged list column the rules do not read is passed over."""
     from pyspark.sql import types as T
 
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     rules = rx.RuleSet(
         rx.make_features(["emb_0", "emb_1"]),
@@ -227,7 +227,7 @@ def test_embedding_arrays_batch_by_batch_and_unread_ragged_lists(spark) -> None:
 
 
 def test_mixed_classes_with_one_text_and_missing_features_are_refused(spark) -> None:
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     df = spark.createDataFrame([(0.9, 1.0)], "x double, y double")
     with pytest.raises(ValueError, match="classes 1 and '1' have the same text '1'"):
@@ -240,7 +240,7 @@ def test_names_the_job_uses_inside_duplicates_and_scalar_embeddings(spark) -> No
     """Answer columns may take any free name (the job runs on positional names inside);
     duplicate columns (after a join) and a scalar column standing for an embedding are
     refused before the job runs."""
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     df = spark.createDataFrame([(0.9, 1.0), (0.1, 2.0)], "x double, y double")
     out = apply_in_spark(df, _one_rule(), rule_id_column="_rc0", label_column="_rc3")
@@ -257,7 +257,7 @@ def test_names_the_job_uses_inside_duplicates_and_scalar_embeddings(spark) -> No
 
 def test_the_cascade_is_broadcast_not_shipped_with_every_task(spark, tmp_path) -> None:
     """A model is unpickled once per Python worker, not once per task (8 tasks here)."""
-    from rulecascade.spark import apply_in_spark
+    from rulecascade.serve.spark import apply_in_spark
 
     log = tmp_path / "unpickled.txt"
 

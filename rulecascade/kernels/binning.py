@@ -11,7 +11,9 @@ missing (NaN) values get ``MISSING``: like NaN, an unseen category satisfies no 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .jit import njit
 
 MISSING = 255
 

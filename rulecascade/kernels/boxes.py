@@ -9,7 +9,9 @@ output slice, so results are exact integers independent of the number of threads
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .jit import njit
 
 MISSING = 255
 ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)

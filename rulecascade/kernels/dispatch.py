@@ -104,3 +104,21 @@ def twin(kernel, device: str):
             return kernel(*args)
 
     return run
+
+
+#: below this many rows the single-threaded kernel is faster than waking the thread pool
+PARALLEL_MIN_ROWS = 20_000
+# one parallel kernel at a time; concurrent callers run the serial (GIL-free) kernel instead, so
+# the result never depends on numba's threading layer being re-entrant
+_parallel_lock = threading.Lock()
+
+
+def run_parallel(par, ser, n: int, *args):
+    """``par(*args)`` (a ``parallel=True`` kernel) for ``n`` rows or more when no other thread
+    runs one, else its serial twin ``ser(*args)``; both give the same result."""
+    if n >= PARALLEL_MIN_ROWS and _parallel_lock.acquire(blocking=False):
+        try:
+            return par(*args)
+        finally:
+            _parallel_lock.release()
+    return ser(*args)

@@ -12,7 +12,9 @@ words are all ones is unconstrained (its missing values pass); any other feature
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from .jit import njit
 
 MISSING = 255
 ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)

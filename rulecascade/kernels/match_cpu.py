@@ -1,6 +1,6 @@
 """CPU kernel: index of the first matching rule per row (numba, parallel over rows).
 
-The rule set comes as flat arrays (see ``rulecascade.evaluate.CompiledRules``):
+The rule set comes as flat arrays (see ``rulecascade.serve.compile.CompiledRules``):
 
 * ``rule_start[r] .. rule_start[r + 1]``: the conditions of rule ``r``;
 * per condition: ``cond_col`` (column of the matrix), ``cond_kind`` (``KIND_RANGE``:
@@ -15,7 +15,7 @@ cells of their own), and each cell holds a bitset of the rules whose condition o
 the cell satisfies (rules without a condition on the feature have every bit set). AND-ing one
 bitset per feature leaves the rules that match; the lowest set bit is the first one. Per row it
 costs one small search per used feature instead of one test per rule, and it stops as soon as no
-rule is left. ``rulecascade.evaluate`` builds both layouts and picks the cheaper kernel.
+rule is left. ``rulecascade.serve.compile`` builds both layouts and picks the cheaper kernel.
 
 Values are compared in float64 (float32 matrices are widened exactly). NaN satisfies no condition;
 unseen categories are coded ``-1`` and are never among the allowed codes.
@@ -28,8 +28,10 @@ body.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from numba.cpython.unsafe.numbers import trailing_zeros
+
+from .jit import njit
 
 KIND_RANGE = 0
 KIND_UPPER = 1
@@ -135,7 +137,7 @@ LINEAR_SEARCH_MAX = 96  # up to this many thresholds a vectorized count beats bi
 
 @njit(cache=True, nogil=True, inline="always")
 def _bucket(x, lo, scale, top, start):
-    """Index of ``x``'s bucket in a feature's table (see ``rulecascade.evaluate._buckets``):
+    """Index of ``x``'s bucket in a feature's table (see ``rulecascade.serve.compile._buckets``):
     ``start + int(clip((x - lo) * scale, 0, top))``, the same float64 operations the table was
     built with; NaN lands in bucket 0 (callers replace its answer)."""
     v = (x - lo) * scale
@@ -177,7 +179,7 @@ def _cells_block(
     (comparisons in float64, so +/-inf land in cells ``K`` / ``0``). Categorical feature with
     ``K`` categories: the cell is the code, ``K`` holds unseen values. Cell ``K + 1`` is NaN.
     A numeric feature with a bucket table (``f_bucket[f] >= 0``, see
-    ``rulecascade.evaluate._buckets``) finds its cell with one affine map and one comparison,
+    ``rulecascade.serve.compile._buckets``) finds its cell with one affine map and one comparison,
     ``b_cell[o] + (b_thr[o] < x)`` with ``o = f_bucket[f] + int(clip((x - lo) * scale, 0, top))``;
     others count the thresholds below (few) or bisect (many).
     Work goes feature by feature over the block (vectorizable loops); returns the covered count.
@@ -406,7 +408,7 @@ BUCKETS_CHUNK = 1024  # rows per block: the block's used columns (n_f x 8 KiB) s
 @njit(parallel=True, cache=True, nogil=True)
 def match_buckets_parallel(M, f_col, f_lo, f_scale, f_top, f_start, f_nan, b_thr, b_pair, out):
     """Specialised twin of :func:`match_cells_parallel` for at most 64 rules on numeric features
-    whose thresholds fit a bucket table (``rulecascade.evaluate._buckets``).
+    whose thresholds fit a bucket table (``rulecascade.serve.compile._buckets``).
 
     Per row and feature: ``bucket = int(clip((x - lo) * scale, 0, top))`` never decreases as ``x``
     grows and a bucket holds at most one threshold, so one comparison with it,

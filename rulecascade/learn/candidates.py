@@ -21,7 +21,7 @@ from ..kernels.histogram import KIND_CANDIDATE, KIND_SEED, grow_forest
 from .binning import Binner
 
 if TYPE_CHECKING:
-    from .engine import Config
+    from .config import Config
 
 __all__ = [
     "Boxes",

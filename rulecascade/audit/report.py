@@ -44,20 +44,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 from scipy import stats as _st
-from sqlglot import exp
 
 from rules_export import RuleSet
-from rules_export.model import _label_key as _key  # True and 1 are different labels
+from rules_export.model import label_key, label_value
 from rules_export.reference import InputError
 
-from .data import check_labels_present
-from .learn.bounds import binomial_pvalue, error_upper_bound, precision_lower_bound
+from ..data import check_labels_present
+from ..learn.bounds import binomial_pvalue, error_upper_bound, precision_lower_bound
+from ..serve.evaluate import match
 
 __all__ = [
     "AuditCounts",
@@ -68,11 +68,10 @@ __all__ = [
     "audit",
     "audit_counts",
     "audit_from_counts",
-    "audit_sql",
-    "counts_from_sql_rows",
     "clopper_pearson_lower",
     "clopper_pearson_upper",
     "label_indices",
+    "split_rows",
 ]
 
 DEFAULT_ALPHA = 0.05
@@ -101,20 +100,12 @@ def _p_at_least(k: int, n: int, p: float) -> float:
 
 
 # --- labels ------------------------------------------------------------------------------------
-def _norm_label(v: Any) -> Any:
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
-
-
 def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
     """Each label's index in ``rules.classes`` (int64); ``len(classes)`` for any other label."""
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise InputError(f"labels must be one-dimensional, got shape {arr.shape}")
-    lookup = {_key(c): i for i, c in enumerate(rules.classes)}
+    lookup = {label_key(c): i for i, c in enumerate(rules.classes)}
     other = len(rules.classes)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -122,12 +113,14 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
         uniq, inverse = np.unique(arr, return_inverse=True)
     except TypeError:  # mixed object values: no order
         return np.fromiter(
-            (lookup.get(_key(_norm_label(v)), other) for v in arr), dtype=np.int64, count=arr.size
+            (lookup.get(label_key(label_value(v)), other) for v in arr),
+            dtype=np.int64,
+            count=arr.size,
         )
-    codes = np.array([lookup.get(_key(_norm_label(u)), other) for u in uniq], dtype=np.int64)
+    codes = np.array([lookup.get(label_key(label_value(u)), other) for u in uniq], dtype=np.int64)
     idx = codes[inverse.reshape(-1)]
     if np.all(idx == other):
-        seen = ", ".join(repr(_norm_label(u)) for u in uniq[:5])
+        seen = ", ".join(repr(label_value(u)) for u in uniq[:5])
         raise InputError(
             f"none of the labels ({seen}{', ...' if len(uniq) > 5 else ''}) is a class of the "
             f"rule set {list(rules.classes)!r}"
@@ -136,13 +129,6 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
 
 
 # --- counting ----------------------------------------------------------------------------------
-def _match(rules: RuleSet, X: Any) -> np.ndarray:
-    """The first matching rule per row (-1: none), by the fast evaluator."""
-    from .evaluate import match
-
-    return np.asarray(match(rules, X), dtype=np.int64)
-
-
 def _cover_masks(rules: RuleSet, X: Any) -> list[np.ndarray]:
     """Per rule, the rows where all its conditions hold (rule order ignored)."""
     from rules_export.reference import condition_mask, input_columns
@@ -186,7 +172,7 @@ def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> AuditC
     ``rule_ids`` (the first matching rule per row, ``-1`` for none) skips evaluating the rule
     order again.
     """
-    ids = _match(rules, X) if rule_ids is None else np.asarray(rule_ids, dtype=np.int64)
+    ids = match(rules, X) if rule_ids is None else np.asarray(rule_ids, dtype=np.int64)
     check_labels_present(np.asarray(y))
     cls = label_indices(rules, y)
     if cls.shape[0] != ids.shape[0]:
@@ -369,7 +355,7 @@ def audit_from_counts(
         )
     g = rules.guarantee
     confidence = g.confidence if g is not None else DEFAULT_CONFIDENCE
-    class_index = {_key(c): i for i, c in enumerate(rules.classes)}
+    class_index = {label_key(c): i for i, c in enumerate(rules.classes)}
     n_rows = int(answered.sum())
     val_rows = _validation_rows(rules)
 
@@ -391,7 +377,7 @@ def audit_from_counts(
     errors = 0
     wrong_by_class = np.zeros(n_classes + 1, dtype=np.int64)
     for i, r in enumerate(rules.rules):
-        ci = class_index[_key(r.label)]
+        ci = class_index[label_key(r.label)]
         row = answered[i]
         n, k = int(row.sum()), int(row[ci])
         wrong = row.copy()
@@ -433,7 +419,7 @@ def audit_from_counts(
     per_class = []
     for lab, cap in caps:
         n_c = _lab_rows(class_index, class_rows, lab)
-        w = int(wrong_by_class[class_index[_key(lab)]]) if _key(lab) in class_index else 0
+        w = int(wrong_by_class[class_index[label_key(lab)]]) if label_key(lab) in class_index else 0
         p = _p_at_least(w, n_c, cap) if n_c > 0 else None
         per_class.append(
             ClassCapAudit(
@@ -491,7 +477,7 @@ def audit_from_counts(
 
 
 def _lab_rows(class_index: Mapping[Any, int], class_rows: np.ndarray, label: Any) -> int:
-    i = class_index.get(_key(label))
+    i = class_index.get(label_key(label))
     return int(class_rows[i]) if i is not None else 0
 
 
@@ -503,141 +489,3 @@ def audit(
 
 
 # --- SQL ---------------------------------------------------------------------------------------
-def _label_literal(label: Any) -> exp.Expression:
-    if isinstance(label, bool):
-        return exp.Boolean(this=label)
-    if isinstance(label, int):
-        lit = exp.Literal.number(abs(label))
-        return exp.Neg(this=lit) if label < 0 else lit
-    return exp.Literal.string(str(label))
-
-
-def _count_if(condition: exp.Expression, name: str) -> exp.Expression:
-    """``SUM(CASE WHEN condition THEN 1 ELSE 0 END) AS name``."""
-    case = exp.Case(
-        ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=exp.Literal.number(0)
-    )
-    return exp.alias_(exp.Sum(this=case), exp.to_identifier(name, quoted=True))
-
-
-def audit_sql(
-    rules: RuleSet,
-    table: str | exp.Expression,
-    target: str,
-    dialect: str = "duckdb",
-    *,
-    pretty: bool = False,
-) -> str:
-    """Both count tables of :func:`audit_counts` as ONE aggregate query, for data in a warehouse.
-
-    ``SELECT rule_id, COUNT(*) AS n_rows, SUM(CASE WHEN target = <class c> ...) AS n_class_c,
-    SUM(CASE WHEN <rule i holds> AND target = <class c> ...) AS covers_i_class_c, ... FROM
-    (SELECT <rule-id expression> AS rule_id, target, ... FROM table) GROUP BY rule_id``; the
-    rule-id expressions are ``rules_export.sql``'s, so every condition has the semantics of all
-    evaluators. Turn the result rows into the tables with :func:`counts_from_sql_rows`, then
-    into the report with :func:`audit_from_counts`. ``table`` is a name (quoted as one
-    identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call). The target column
-    must hold the classes' type (integers for integer classes, and so on).
-    """
-    from rules_export.model import check_label_texts
-    from rules_export.sql import get_dialect, rule_id_expression
-
-    check_label_texts(rules.classes)  # the target is compared with each class's literal
-    d = get_dialect(dialect)
-
-    def ident(name: str) -> exp.Identifier:
-        return exp.to_identifier(name, quoted=True)
-
-    source = exp.Table(this=ident(table)) if isinstance(table, str) else table
-    # one rule-id expression for the order, one per rule for "its conditions hold"
-    inner_cols = [
-        exp.alias_(rule_id_expression(rules, d), ident("rule_id")),
-        exp.alias_(exp.column(ident(target)), ident("target")),
-        *(
-            exp.alias_(rule_id_expression(rules.replace(rules=(r,)), d), ident(f"holds_{i}"))
-            for i, r in enumerate(rules.rules)
-        ),
-    ]
-    inner = exp.select(*inner_cols).from_(
-        exp.alias_(source, "audit_input", table=True, quoted=True)
-    )
-
-    def is_class(c: Any) -> exp.Expression:
-        return exp.EQ(this=exp.column(ident("target")), expression=_label_literal(c))
-
-    aggregates = [
-        exp.alias_(exp.Count(this=exp.Star()), ident("n_rows")),
-        *(_count_if(is_class(c), _class_column(j)) for j, c in enumerate(rules.classes)),
-        *(
-            _count_if(
-                exp.and_(
-                    exp.EQ(this=exp.column(ident(f"holds_{i}")), expression=exp.Literal.number(0)),
-                    is_class(c),
-                ),
-                _covers_column(i, j),
-            )
-            for i in range(len(rules.rules))
-            for j, c in enumerate(rules.classes)
-        ),
-        *(
-            _count_if(
-                exp.EQ(this=exp.column(ident(f"holds_{i}")), expression=exp.Literal.number(0)),
-                f"covers_{i}",
-            )
-            for i in range(len(rules.rules))
-        ),
-        # rows without a label: an input error (counting them as wrong answers would break
-        # bounds that hold), refused by counts_from_sql_rows as the Python audit refuses them
-        _count_if(exp.Is(this=exp.column(ident("target")), expression=exp.Null()), "n_no_label"),
-    ]
-    query = (
-        exp.select(exp.column(ident("rule_id")), *aggregates)
-        .from_(exp.alias_(exp.Subquery(this=inner), "audit_rows", table=True, quoted=True))
-        .group_by(exp.column(ident("rule_id")))
-        .order_by(exp.column(ident("rule_id")))
-    )
-    return query.sql(dialect=d, pretty=pretty)
-
-
-def _class_column(j: int) -> str:
-    return f"n_class_{j}"
-
-
-def _covers_column(i: int, j: int) -> str:
-    return f"covers_{i}_class_{j}"
-
-
-def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> AuditCounts:
-    """The count tables from the result rows of :func:`audit_sql`'s query.
-
-    Each row is ``(rule_id, n_rows, n_class_0 .. n_class_{C-1}, covers_0_class_0 ..
-    covers_{R-1}_class_{C-1}, covers_0 .. covers_{R-1}, n_no_label)``; ``rule_id`` -1 is "no
-    rule". Rows without a label (NULL) are an :class:`InputError`, as in :func:`audit`.
-    """
-    n_rules, n_classes = len(rules.rules), len(rules.classes)
-    width = 3 + n_classes + n_rules * n_classes + n_rules
-    answered = np.zeros((n_rules + 1, n_classes + 1), dtype=np.int64)
-    covers = np.zeros((n_rules, n_classes + 1), dtype=np.int64)
-    no_label = 0
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"expected {width} columns per row, got {len(row)}")
-        v = np.array([0 if x is None else int(x) for x in row], dtype=np.int64)
-        rid, total = int(v[0]), int(v[1])
-        if not -1 <= rid < n_rules:
-            raise ValueError(f"rule_id {rid} out of range for {n_rules} rules")
-        per_class = v[2 : 2 + n_classes]
-        r = n_rules if rid < 0 else rid
-        answered[r, :n_classes] += per_class
-        answered[r, n_classes] += total - per_class.sum()
-        cov = v[2 + n_classes : 2 + n_classes + n_rules * n_classes].reshape(n_rules, n_classes)
-        cov_total = v[2 + n_classes + n_rules * n_classes : -1]
-        no_label += int(v[-1])
-        covers[:, :n_classes] += cov
-        covers[:, n_classes] += cov_total - cov.sum(axis=1)
-    if no_label:
-        raise InputError(
-            f"{no_label:,} rows have no label (NULL in the target column); an audit needs a "
-            "label on every row"
-        )
-    return AuditCounts(answered, covers)

@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from rules_export.model import RuleSet, _label_key
+from rules_export.model import RuleSet, label_key, label_value
 from rules_export.reference import InputError
 
-from .evaluate import CompiledRules, _compiled, count_rows, evaluate
-from .kernels.dispatch import check_device
+from ..data import count_rows, is_arrow, is_pandas
+from ..kernels.dispatch import check_device
+from .compile import CompiledRules, compiled
+from .evaluate import evaluate
 
 __all__ = ["BatchStats", "Cascade", "CascadeError", "CascadeStats"]
 
@@ -111,11 +113,11 @@ class CascadeStats(_Counts):
 # helpers
 
 
-def _name(fn: Any) -> str:
+def callable_name(fn: Any) -> str:
     """A short, recognizable name for a model or representation callable."""
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, type(os)):
-        return f"{_name(owner)}.{getattr(fn, '__name__', 'predict')}"
+        return f"{callable_name(owner)}.{getattr(fn, '__name__', 'predict')}"
     qual = getattr(fn, "__qualname__", None)
     if qual is not None and not isinstance(fn, Cascade):
         mod = getattr(fn, "__module__", None)
@@ -124,20 +126,12 @@ def _name(fn: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _callable(model: Any, what: str) -> Callable[[Any], Any]:
+def as_callable(model: Any, what: str) -> Callable[[Any], Any]:
     if hasattr(model, "predict") and callable(model.predict):
         return model.predict
     if callable(model):
         return model
     raise TypeError(f"{what} must be callable or have a .predict method, got {model!r}")
-
-
-def _is_pandas(X: Any) -> bool:
-    return type(X).__module__.startswith("pandas")
-
-
-def _is_arrow(X: Any) -> bool:
-    return type(X).__module__.startswith("pyarrow")
 
 
 def take_rows(X: Any, rows: np.ndarray) -> Any:
@@ -148,9 +142,9 @@ def take_rows(X: Any, rows: np.ndarray) -> Any:
         return X[rows]
     if isinstance(X, pl.Series):
         return X.gather(rows)
-    if _is_pandas(X):
+    if is_pandas(X):
         return X.iloc[rows]
-    if _is_arrow(X) and hasattr(X, "take"):
+    if is_arrow(X) and hasattr(X, "take"):
         return X.take(rows)
     if isinstance(X, Mapping):
         return {k: take_rows(v, rows) for k, v in X.items()}
@@ -167,9 +161,9 @@ def _as_labels(y: Any) -> np.ndarray:
         arr = y
     elif isinstance(y, (pl.Series, pl.DataFrame)):
         arr = y.to_numpy()
-    elif _is_pandas(y):
+    elif is_pandas(y):
         arr = y.to_numpy()
-    elif _is_arrow(y):
+    elif is_arrow(y):
         arr = pl.from_arrow(y).to_numpy()
     elif hasattr(y, "detach") and hasattr(y, "cpu"):  # torch tensors
         arr = y.detach().cpu().numpy()
@@ -180,16 +174,6 @@ def _as_labels(y: Any) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"expected one label per row (1-D), got an array of shape {arr.shape}")
     return arr
-
-
-def _normalize(v: Any) -> Any:
-    if isinstance(v, str):
-        return str(v)  # numpy.str_ -> str
-    if hasattr(v, "item") and not isinstance(v, bytes):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
 
 
 def _kind(dtype: np.dtype) -> str:
@@ -206,7 +190,7 @@ def _kind(dtype: np.dtype) -> str:
 
 def _object_kind(arr: np.ndarray) -> str:
     """For object arrays: the common kind of the elements (``O`` when mixed)."""
-    types = {type(_normalize(v)) for v in arr}
+    types = {type(label_value(v)) for v in arr}
     if types and types <= {str}:
         return "U"
     if types and types <= {int}:
@@ -216,7 +200,7 @@ def _object_kind(arr: np.ndarray) -> str:
     return "O"
 
 
-def _class_array(labels: Sequence[Any]) -> np.ndarray:
+def class_array(labels: Sequence[Any]) -> np.ndarray:
     """Labels as a numpy array: int64 / bool / str when homogeneous, object otherwise."""
     types = {type(v) for v in labels}
     if types == {bool}:
@@ -274,27 +258,27 @@ class Cascade:
             raise TypeError(f"rules must be a RuleSet, got {type(rules).__name__}")
         self.rules = rules
         self.model = model
-        self._model_fn = _callable(model, "model")
+        self._model_fn = as_callable(model, "model")
         self.representation = representation
         if representation is not None and not callable(representation):
             raise TypeError(f"representation must be callable, got {representation!r}")
         self.device = check_device(device)
         self.validate_labels = bool(validate_labels)
         self.name = name
-        self._labels = _class_array(list(rules.classes))
+        self._labels = class_array(list(rules.classes))
         self._rule_labels = (
-            _class_array([r.label for r in rules.rules]).astype(self._labels.dtype)
+            class_array([r.label for r in rules.rules]).astype(self._labels.dtype)
             if rules.rules
             else np.empty(0, dtype=self._labels.dtype)
         )
-        self._class_keys = {_label_key(c) for c in rules.classes}
-        self._model_name = _name(model) if not isinstance(model, Cascade) else repr(model)
+        self._class_keys = {label_key(c) for c in rules.classes}
+        self._model_name = callable_name(model) if not isinstance(model, Cascade) else repr(model)
         self._start_fresh()
 
     def _start_fresh(self) -> None:
         """What stays with one process (not pickled): compiled rules (shared by cascades of one
         RuleSet), the lock, batch numbers and counters."""
-        self._compiled: CompiledRules = _compiled(self.rules)
+        self._compiled: CompiledRules = compiled(self.rules)
         self._lock = threading.Lock()
         self._batches = itertools.count(1)
         self._stats = self._no_stats()
@@ -369,13 +353,13 @@ class Cascade:
         if isinstance(X, pl.LazyFrame):
             X = X.collect()
         elif isinstance(X, (str, os.PathLike)):
-            from .data import read_table
+            from ..data import read_table
 
             X = read_table(X)
         t_rep = 0.0
         Z = X
         if self.representation is not None:
-            who = f"representation {_name(self.representation)}"
+            who = f"representation {callable_name(self.representation)}"
             t0 = time.perf_counter()
             try:
                 Z = self.representation(X)
@@ -458,19 +442,19 @@ class Cascade:
             if bad:
                 self._fail(
                     batch,
-                    f"returned label {_normalize(bad[0])!r}, which is not one of the rule set's classes "
+                    f"returned label {label_value(bad[0])!r}, which is not one of the rule set's classes "
                     f"{list(self.rules.classes)!r}",
                     who,
                 )
             if self._labels.dtype.kind != "O" and out.dtype != self._labels.dtype:
                 if out.dtype.kind == "O" or out.dtype.kind == "f":
-                    return np.asarray([_normalize(v) for v in out], dtype=self._labels.dtype)
+                    return np.asarray([label_value(v) for v in out], dtype=self._labels.dtype)
                 return out.astype(self._labels.dtype)
             return out
         if out.dtype.kind == "O" and out.shape[0]:
             kind = _object_kind(out)  # homogeneous objects become a typed array
             if kind in "Uib":
-                values = [_normalize(v) for v in out]
+                values = [label_value(v) for v in out]
                 try:
                     return np.asarray(values, dtype={"U": str, "i": np.int64, "b": bool}[kind])
                 except OverflowError:
@@ -506,7 +490,9 @@ class Cascade:
     def __repr__(self) -> str:
         if self.name:
             return f"Cascade({self.name!r})"
-        rep = f", representation={_name(self.representation)}" if self.representation else ""
+        rep = (
+            f", representation={callable_name(self.representation)}" if self.representation else ""
+        )
         return f"Cascade({len(self.rules.rules)} rules, model={self._model_name}{rep})"
 
 
@@ -520,7 +506,7 @@ def _unique_objects(arr: np.ndarray) -> list[Any]:
 
 
 def _label_key_or_none(v: Any) -> Any:
-    v = _normalize(v)
+    v = label_value(v)
     if isinstance(v, (bool, int, str)):
-        return _label_key(v)
+        return label_key(v)
     return ("invalid", repr(v))

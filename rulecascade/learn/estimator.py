@@ -34,12 +34,19 @@ from rules_export import (
     RuleSet,
     RuleStats,
 )
+from rules_export.model import label_value
+from rules_export.reference import InputError
 
-from . import data as _data
-from . import evaluate as _evaluate
-from .kernels.dispatch import AUTO_CUDA, DEVICES, select_device
-from .learn.engine import CatCond, Config, compile_rules, learn_rules, match, plan_splits
-from .learn.projection import SUM_BLOCK, fit_lda, fit_pca, project
+from .. import data as _data
+from ..kernels.dispatch import AUTO_CUDA, DEVICES, select_device
+from ..serve.compile import compile_rules as compile_rule_set
+from ..serve.evaluate import match as fast_match
+from .config import Config
+from .pipeline import learn_rules
+from .program import compile_rules, match
+from .projection import SUM_BLOCK, fit_lda, fit_pca, project
+from .render import CatCond
+from .splits import plan_splits
 
 __all__ = ["NoRulesWarning", "RuleLearner"]
 
@@ -63,13 +70,6 @@ def _is_frame_like(X: Any) -> bool:
 
 def _is_sparse(X: Any) -> bool:
     return hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse")
-
-
-def _py_label(v: Any) -> Any:
-    v = v.item() if hasattr(v, "item") else v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
 
 
 @contextlib.contextmanager
@@ -418,7 +418,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         n_classes = classes.shape[0]
         bad = next((c for c in classes if isinstance(c, str) and "\x00" in c), None)
         if bad is not None:
-            raise _data.InputError(
+            raise InputError(
                 f"label {str(bad)!r} contains a NUL character, which SQL strings cannot hold"
             )
         caps = self._class_caps(classes)
@@ -463,7 +463,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         counts = np.bincount(y_idx, minlength=n_classes)
         capped = {c for c, _ in caps}
         rare = [
-            _py_label(classes[c])
+            label_value(classes[c])
             for c in range(n_classes)
             if c not in capped and counts[c] < min(10 * float(self.max_error), 0.1) * counts.sum()
         ]
@@ -475,7 +475,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             ]
         self.rules_ = self._rule_set(fm, y, classes, res, learn_names, proj, caps)
         # the shared fast evaluator answers numeric inputs at predict time
-        self._compiled = _evaluate.compile_rules(self.rules_) if len(self.rules_) else None
+        self._compiled = compile_rule_set(self.rules_) if len(self.rules_) else None
         counts = np.bincount(y_idx, minlength=n_classes)
         self._prior = counts / counts.sum()
         self._majority = int(np.argmax(counts))
@@ -500,13 +500,13 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         if isinstance(pc, Real):
             return [(c, float(pc)) for c in range(classes.shape[0])]
         caps = []
-        lookup = {_py_label(c): i for i, c in enumerate(classes)}
+        lookup = {label_value(c): i for i, c in enumerate(classes)}
         for lab, cap in pc.items():
-            key = _py_label(lab)
+            key = label_value(lab)
             if key not in lookup:
                 raise ValueError(
                     f"per_class_max_error names label {lab!r}, which is not among the classes "
-                    f"{[_py_label(c) for c in classes]}"
+                    f"{[label_value(c) for c in classes]}"
                 )
             cap = float(cap)
             if not 0.0 < cap < 1.0:
@@ -564,7 +564,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         return names, values, is_cat, n_cats, proj
 
     def _rule_set(self, fm, y, classes, res, learn_names, proj, caps) -> RuleSet:
-        labels = [_py_label(c) for c in classes]
+        labels = [label_value(c) for c in classes]
         features = tuple(
             Feature(n, k, tuple(fm.categories.get(n, ())) if k == _data.CATEGORICAL else ())
             for n, k in zip(fm.names, fm.kinds, strict=True)
@@ -603,7 +603,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             certification_errors=0 if cert is None else int(cert.errors),
             method=METHOD if self.certify else "",
         )
-        from . import __version__
+        from .. import __version__
 
         return RuleSet(
             features=features,
@@ -630,7 +630,7 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
             elif k == "fallback":
                 v = None if v is None else type(v).__name__
             elif k == "per_class_max_error" and isinstance(v, Mapping):
-                v = [[_py_label(a), float(b)] for a, b in v.items()]
+                v = [[label_value(a), float(b)] for a, b in v.items()]
             elif isinstance(v, tuple):
                 v = list(v)
             elif hasattr(v, "item"):
@@ -659,16 +659,16 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
         with _threads(self.n_jobs):
             if not any(k == _data.CATEGORICAL for k in fm.kinds):
                 fast = self._evaluator()
-                if fast is not None:  # rulecascade.evaluate: the shared fast evaluator
+                if fast is not None:  # rulecascade.serve: the shared fast evaluator
                     return fast(fm.values)
             return match(self._learn_values(fm), self._program)
 
     def _evaluator(self):
-        """``rulecascade.evaluate.match`` on the rule set compiled at fit time, if available."""
+        """``rulecascade.serve.match`` on the rule set compiled at fit time, if available."""
         compiled = getattr(self, "_compiled", None)
         if compiled is None:
             return None
-        return lambda X: np.asarray(_evaluate.match(compiled, X, device="cpu"), np.int64)
+        return lambda X: np.asarray(fast_match(compiled, X, device="cpu"), np.int64)
 
     def predict(self, X: Any) -> np.ndarray:
         """The covering rule's label where a rule matches; the fallback's answer elsewhere."""

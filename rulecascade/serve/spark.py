@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from rules_export.model import RuleSet, answer_kind, check_output_columns
+from rules_export.model import RuleSet, answer_kind, check_output_columns, label_value
 
-from .data import is_missing, list_feature_index
-from .runtime import Cascade, _callable, _name, _normalize
+from ..data import is_missing, list_feature_index
+from .cascade import Cascade, as_callable, callable_name, class_array
 
 __all__ = ["apply_in_spark"]
 
@@ -176,12 +176,12 @@ class _BatchAnswer:
             ).append_column(f"_rc{n + 1}", _label_array(pred, missing, self.label_type))
 
     def _rules_answer(self, rules: RuleSet) -> Callable[[Any], tuple]:
-        from .evaluate import compile_rules, evaluate
-        from .runtime import _class_array
+        from .compile import compile_rules
+        from .evaluate import evaluate
 
         compiled = compile_rules(rules)
         # a last entry for "no rule", masked out
-        labels = _class_array([r.label for r in rules.rules] + [rules.classes[0]])
+        labels = class_array([r.label for r in rules.rules] + [rules.classes[0]])
 
         def answer(table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             idx, _ = evaluate(compiled, table)
@@ -216,13 +216,13 @@ class _Converted:
 
     def __init__(self, model: Any, convert: Callable[[Any], Any]) -> None:
         self.model, self.convert = model, convert
-        self.fn = _callable(model, "model")
+        self.fn = as_callable(model, "model")
 
     def __call__(self, rows: Any) -> Any:
         return self.fn(self.convert(rows))
 
     def __repr__(self) -> str:
-        return _name(self.model)
+        return callable_name(self.model)
 
 
 def _arrow(table: Any) -> Any:
@@ -324,7 +324,7 @@ def _label_array(values: Any, missing: np.ndarray | None, label_type: str) -> An
         if (missing is not None and missing[k]) or is_missing(v):
             out.append(None)
         elif label_type == "string":  # a class's own text (the model's 1.0 is the class 1)
-            out.append(v if isinstance(v, str) else str(_normalize(v)))
+            out.append(v if isinstance(v, str) else str(label_value(v)))
         elif label_type == "bool" and isinstance(v, bool):
             out.append(v)
         elif label_type == "int64" and _is_whole(v) and -(2**63) <= int(v) < 2**63:

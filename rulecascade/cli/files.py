@@ -1,0 +1,165 @@
+"""Reading data and rule files and writing outputs for the commands; errors name the file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import polars as pl
+
+import rules_export
+from rules_export import RuleSet
+from rules_export.model import answer_kind
+from rules_export.reference import InputError
+
+from .. import progress
+from .errors import CliError, one_line
+
+CHUNK_ROWS = 1_000_000
+WRITERS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".arrow": "ipc",
+    ".feather": "ipc",
+    ".ipc": "ipc",
+}
+
+
+def load_rules(path: str) -> RuleSet:
+    return rules_export.load(path)
+
+
+def read_data(path: str) -> pl.DataFrame:
+    from ..data import read_table
+
+    df = read_table(path)
+    if df.height == 0:
+        raise InputError(f"{path}: file has no rows")
+    return df
+
+
+def need_columns(
+    df: pl.DataFrame, names: Sequence[str], path: str, what: str, why: str = ""
+) -> None:
+    missing = [n for n in names if n not in df.columns]
+    if missing:
+        s = "s" if len(missing) > 1 else ""
+        shown = ", ".join(repr(n) for n in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InputError(f"{path}: missing {what} column{s} {shown}{why}")
+
+
+def features_frame(
+    df: pl.DataFrame, rules: RuleSet | None = None, path: str | None = None
+) -> pl.DataFrame:
+    """The data's features (embedding list columns expanded); with ``rules``, list columns
+    that no feature of the rule set comes from are left out (a column the rules do not read
+    may hold anything). Errors name ``path``."""
+    from ..data import to_polars
+
+    try:
+        return to_polars(df, used=None if rules is None else set(rules.feature_names))
+    except InputError as e:
+        if path is None:
+            raise
+        raise InputError(f"{path}: {one_line(e)}") from None
+
+
+def check_schema(rules: RuleSet, df: pl.DataFrame, data_path: str, rules_path: str) -> None:
+    """A rule file for other features fails here, naming the columns it lacks."""
+    need_columns(
+        df,
+        rules.used_features,
+        data_path,
+        "feature",
+        f" that the rules in {rules_path} use (a rule file for other data?)",
+    )
+    for name in rules.used_features:
+        if rules.feature(name).kind != "numeric" or df.schema[name] not in (pl.String, pl.Utf8):
+            continue
+        # a numeric column read as text: name the first value that is not a number
+        s = df.get_column(name)
+        bad = (s.is_not_null() & s.cast(pl.Float64, strict=False).is_null()).arg_true()
+        if bad.len():
+            row = int(bad[0])
+            raise InputError(
+                f"{data_path}: column {name!r}, row {row}: {s[row]!r} is not a number "
+                "(the rules treat the column as numeric)"
+            )
+
+
+def rule_ids(rules: RuleSet, df: pl.DataFrame, path: str, quiet: bool) -> np.ndarray:
+    """The first matching rule per row (-1: none); a bar over the chunks of a large file."""
+    from ..serve import match
+
+    n = df.height
+    try:
+        if n <= CHUNK_ROWS:
+            return match(rules, df)
+        return np.concatenate(
+            [
+                match(rules, df.slice(s.start, s.stop - s.start))
+                for s in progress.chunks(n, CHUNK_ROWS, "matching rules", quiet=quiet)
+            ]
+        )
+    except InputError as e:
+        raise InputError(f"{path}: {one_line(e)}") from None
+
+
+def writer_for(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    kind = WRITERS.get(suffix)
+    if kind is None:
+        raise CliError(
+            f"{path}: unknown output type {suffix or '(none)'}; use .parquet, .csv, .tsv or .arrow"
+        )
+    return kind
+
+
+def write_table(df: pl.DataFrame, path: str) -> None:
+    kind = writer_for(path)
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{path}: is a directory")
+    if not p.parent.exists():
+        raise CliError(f"{path}: directory {str(p.parent)!r} does not exist")
+    tmp = p.with_name(f".{p.name}.tmp")
+    try:
+        if kind == "parquet":
+            df.write_parquet(tmp)
+        elif kind in ("csv", "tsv"):
+            df.write_csv(tmp, separator="\t" if kind == "tsv" else ",")
+        else:
+            df.write_ipc(tmp)
+        os.replace(tmp, p)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as e:  # noqa: BLE001 - a writer failure (e.g. nested column to CSV)
+        tmp.unlink(missing_ok=True)
+        raise CliError(f"{path}: cannot write as {kind}: {one_line(e)}") from None
+
+
+def write_text(text: str, out: str | None) -> None:
+    if out is None or out == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    p = Path(out)
+    if p.is_dir():
+        raise CliError(f"{out}: is a directory")
+    p.write_text(text, encoding="utf-8")
+
+
+def labels_series(name: str, labels: Sequence[Any], classes: Sequence[Any]) -> pl.Series:
+    """Predicted labels as one typed column (null where no rule answered)."""
+    dtype = {"bool": pl.Boolean, "int64": pl.Int64, "uint64": pl.UInt64}.get(
+        answer_kind(classes), pl.String
+    )
+    if dtype == pl.String:  # strings, and integers past 64 bits written in decimal
+        labels = [None if v is None else str(v) for v in labels]
+    return pl.Series(name, labels, dtype=dtype)

@@ -1,0 +1,62 @@
+"""Options shared by several commands, and the parsers of option values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import numpy as np
+
+from .errors import CliError
+
+FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: for reading; json: exact and deterministic, for machines.",
+)
+QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+
+
+def parse_caps(values: Sequence[str]) -> list[tuple[str, float]]:
+    caps = []
+    for v in values:
+        label, sep, eps = v.rpartition("=")
+        if not sep or not label:
+            raise click.BadParameter(
+                f"{v!r}: expected LABEL=EPS, e.g. fraud=0.01", param_hint="--per-class-max-error"
+            )
+        try:
+            cap = float(eps)
+        except ValueError:
+            raise click.BadParameter(
+                f"{v!r}: {eps!r} is not a number", param_hint="--per-class-max-error"
+            ) from None
+        if not 0.0 < cap < 1.0:
+            raise click.BadParameter(
+                f"{v!r}: the cap must lie strictly between 0 and 1",
+                param_hint="--per-class-max-error",
+            )
+        caps.append((label, cap))
+    return caps
+
+
+def match_label(text: str, y: np.ndarray, column: str) -> Any:
+    """The label in ``y`` that ``text`` names (labels in a file are typed; the option is text)."""
+    from rules_export.model import label_value
+
+    values = {}
+    for u in np.unique(y):
+        u = label_value(u)
+        values.setdefault(str(u).lower() if isinstance(u, bool) else str(u), u)
+    key = text.lower() if text.lower() in ("true", "false") else text
+    if key not in values:
+        shown = ", ".join(sorted(values)[:10])
+        raise CliError(
+            f"--per-class-max-error: label {text!r} does not occur in column {column!r} "
+            f"(labels: {shown})"
+        )
+    return values[key]

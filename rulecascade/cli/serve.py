@@ -1,0 +1,159 @@
+"""``rulecascade apply`` and ``export``: rules answering the rows of a file, or rendered for elsewhere."""
+
+from __future__ import annotations
+
+import click
+import polars as pl
+
+import rules_export
+from rules_export.model import answer_kind
+
+from .errors import CliError, guard, one_line
+from .files import (
+    check_schema,
+    features_frame,
+    labels_series,
+    load_rules,
+    read_data,
+    rule_ids,
+    write_table,
+    write_text,
+    writer_for,
+)
+from .options import QUIET
+from .text import pct
+
+
+@click.command()
+@click.argument("rules_path", metavar="RULES", type=click.Path())
+@click.argument("data", type=click.Path())
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Output file: .parquet, .csv, .tsv or .arrow (by suffix).",
+)
+@QUIET
+@guard
+def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
+    """Answer the rows of DATA with the rules and write OUT.
+
+    OUT holds every input column in the input's row order, plus `rule_id` (the first matching
+    rule, -1 where none) and `prediction` (its label, null where no rule answers: those rows go
+    to the model).
+    """
+    writer_for(out)
+    rules = load_rules(rules_path)
+    try:  # the prediction column is typed by the classes (refused: 1 and "1" as text)
+        answer_kind(rules.classes)
+    except ValueError as e:
+        raise CliError(f"{rules_path}: {e}") from None
+    df = read_data(data)
+    for name in ("rule_id", "prediction"):
+        if name in df.columns:
+            raise CliError(f"{data}: already has a column {name!r}; rename it first")
+    X = features_frame(df, rules, data)
+    check_schema(rules, X, data, rules_path)
+    ids = rule_ids(rules, X, data, quiet)
+    labels = [r.label for r in rules.rules] + [None]
+    pred = labels_series("prediction", [labels[i] for i in ids], rules.classes)
+    result = df.with_columns(pl.Series("rule_id", ids, dtype=pl.Int64), pred)
+    write_table(result, out)
+    n_cov = int((ids >= 0).sum())
+    click.echo(
+        f"wrote {out}: {len(ids):,} rows, {n_cov:,} answered by rules ({pct(n_cov / len(ids))}), "
+        f"{len(ids) - n_cov:,} left for the model",
+        err=True,
+    )
+
+
+@click.command()
+@click.argument("rules_path", metavar="RULES", type=click.Path())
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(["sql", "python", "json", "audit-sql"]),
+    required=True,
+    help="sql: one SELECT (or expression); python: a standalone module; json: canonical JSON; "
+    "audit-sql: the audit's counts as one aggregate query (needs --target).",
+)
+@click.option(
+    "--dialect", default="duckdb", show_default=True, help="SQL dialect (any sqlglot dialect)."
+)
+@click.option("--table", default=None, help='SQL: table to read (default "input").')
+@click.option(
+    "--form",
+    type=click.Choice(["select", "rule_id", "label"]),
+    default="select",
+    show_default=True,
+    help="sql: a SELECT adding rule_id and prediction, or just the rule-id / label expression.",
+)
+@click.option("--target", default=None, help="audit-sql: the column of labels.")
+@click.option(
+    "--rule-id-column",
+    default="rule_id",
+    show_default=True,
+    help="SQL: the output column of the answering rule's index (-1: none).",
+)
+@click.option(
+    "--label-column",
+    default="prediction",
+    show_default=True,
+    help="SQL: the output column of the answer (NULL: no rule).",
+)
+@click.option(
+    "-o", "--out", type=click.Path(), default=None, help="File to write (default stdout)."
+)
+@guard
+def export(
+    rules_path: str,
+    to: str,
+    dialect: str,
+    table: str | None,
+    form: str,
+    target: str | None,
+    rule_id_column: str,
+    label_column: str,
+    out: str | None,
+) -> None:
+    """Render a rule set as SQL, a Python module, or canonical JSON.
+
+    \b
+    --to audit-sql prints the query that `audit` runs, for data in a warehouse:
+    rows per rule_id (-1: none) and per class; `rulecascade.audit.counts_from_sql_rows`
+    and `audit_from_counts` turn its result into the audit report.
+    """
+    if to == "audit-sql" and not target:
+        raise click.UsageError("--to audit-sql needs --target COL")
+    rules = load_rules(rules_path)
+    if to == "json":
+        text = rules.to_json()
+    elif to == "python":
+        text = rules_export.to_python(rules)
+    else:
+        from rules_export.sql import get_dialect
+
+        try:
+            get_dialect(dialect)
+        except ValueError:
+            raise click.BadParameter(
+                f"unknown SQL dialect {dialect!r}", param_hint="--dialect"
+            ) from None
+        if to == "audit-sql":
+            from ..audit import audit_sql
+
+            text = audit_sql(rules, table or "input", target, dialect, pretty=True)
+        else:
+            try:
+                text = rules_export.to_sql(
+                    rules,
+                    dialect=dialect,
+                    table=table,
+                    form=form,
+                    rule_id_column=rule_id_column,
+                    label_column=label_column,
+                )
+            except ValueError as e:  # output columns that clash with a feature or each other
+                raise CliError(f"{rules_path}: {one_line(e)}") from None
+    write_text(text if text.endswith("\n") else text + "\n", out)

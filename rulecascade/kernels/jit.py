@@ -1,0 +1,68 @@
+"""``njit`` for the package's kernels, with numba's on-disk cache in a per-user folder.
+
+numba writes the machine code of ``cache=True`` functions next to their source by default: in an
+installed package that is ``site-packages/rulecascade/kernels/__pycache__``, which pip does not
+remove on uninstall, and the leftover folder then shadows a later (editable) install as a
+namespace package. The kernels here are cached in :func:`cache_dir` instead, keyed by the full
+path of their source file (numba's own layout), so two checkouts never share entries.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numba
+from numba.core import config
+
+__all__ = ["cache_dir", "njit"]
+
+_lock = threading.Lock()
+
+
+def cache_dir() -> str:
+    """Where compiled kernels are cached: ``$RULECASCADE_CACHE_DIR``, else ``$NUMBA_CACHE_DIR``
+    (numba's own setting), else ``$XDG_CACHE_HOME/rulecascade/numba`` (``~/.cache/...``); a
+    folder in the temporary directory where that cannot be written."""
+    for var in ("RULECASCADE_CACHE_DIR", "NUMBA_CACHE_DIR"):
+        if os.environ.get(var):
+            return os.environ[var]
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "rulecascade" / "numba"
+    if _writable(path):
+        return str(path)
+    return str(Path(tempfile.gettempdir()) / f"rulecascade-numba-{_user()}")
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def _user() -> str:
+    getuid = getattr(os, "getuid", None)
+    return str(getuid()) if getuid is not None else os.environ.get("USERNAME", "user")
+
+
+def njit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """``numba.njit`` (same options); with ``cache=True`` the cache lives in :func:`cache_dir`."""
+    if fn is None:
+        return lambda f: njit(f, **options)
+    if not options.get("cache"):
+        return numba.njit(**options)(fn)
+    with _lock:  # numba picks the cache folder when the function is decorated
+        saved = config.CACHE_DIR
+        config.CACHE_DIR = cache_dir()
+        try:
+            return numba.njit(**options)(fn)
+        finally:
+            config.CACHE_DIR = saved
