@@ -39,15 +39,15 @@ def _check_text(text: str, what: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise RuleSetError(f"{what} {_short(text)} holds an unpaired surrogate") from None
+        raise RuleSetError(f"{what} {short_repr(text)} holds an unpaired surrogate") from None
     return str(text)  # str subclasses (numpy.str_) become plain str
 
 
 def _check_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or name == "":
-        raise RuleSetError(f"{what} must be a non-empty string, got {_short(name)}")
+        raise RuleSetError(f"{what} must be a non-empty string, got {short_repr(name)}")
     if "\x00" in name:
-        raise RuleSetError(f"{what} {_short(name)} contains a NUL character")
+        raise RuleSetError(f"{what} {short_repr(name)} contains a NUL character")
     return _check_text(name, what)
 
 
@@ -55,7 +55,7 @@ def _check_value(text: Any, what: str) -> str:
     """A category or string label: text that SQL can hold as a literal (no NUL)."""
     if isinstance(text, str) and "\x00" in text:
         raise RuleSetError(
-            f"{what} {_short(text)} contains a NUL character (SQL strings cannot hold it)"
+            f"{what} {short_repr(text)} contains a NUL character (SQL strings cannot hold it)"
         )
     return _check_text(text, what)
 
@@ -72,7 +72,7 @@ def _check_label(label: Any, what: str) -> Label:
         return _check_label(label.item(), what)
     if isinstance(label, float) and label.is_integer():
         return int(label)
-    raise RuleSetError(f"{what} must be a string, integer or boolean, got {_short(label)}")
+    raise RuleSetError(f"{what} must be a string, integer or boolean, got {short_repr(label)}")
 
 
 def _check_threshold(value: Any, what: str) -> float | None:
@@ -83,18 +83,18 @@ def _check_threshold(value: Any, what: str) -> float | None:
         or not isinstance(value, (int, float))
         and not hasattr(value, "item")
     ):
-        raise RuleSetError(f"{what} must be a number or null, got {_short(value)}")
+        raise RuleSetError(f"{what} must be a number or null, got {short_repr(value)}")
     try:
         v = float(value)
     except (OverflowError, TypeError, ValueError):
-        raise RuleSetError(f"{what} must be a finite float64 number, got {_short(value)}") from None
+        raise RuleSetError(f"{what} must be a finite float64 number, got {short_repr(value)}") from None
     if not math.isfinite(v):
-        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {_short(v)}")
+        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {short_repr(v)}")
     # -0.0 and 0.0 compare equal; store one of them so that equal rule sets have equal bytes
     return v + 0.0
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     """``repr`` cut to ``limit`` characters: error messages stay one short line."""
     try:
         text = repr(value)
@@ -137,17 +137,17 @@ class Feature:
         object.__setattr__(self, "name", _check_name(self.name, "feature name"))
         if self.kind not in ("numeric", "categorical"):
             raise RuleSetError(
-                f"feature {_short(self.name)}: kind must be 'numeric' or 'categorical', got {_short(self.kind)}"
+                f"feature {short_repr(self.name)}: kind must be 'numeric' or 'categorical', got {short_repr(self.kind)}"
             )
         cats = tuple(self.categories)
         if self.kind == "numeric" and cats:
-            raise RuleSetError(f"numeric feature {_short(self.name)} cannot list categories")
+            raise RuleSetError(f"numeric feature {short_repr(self.name)} cannot list categories")
         for c in cats:
             if not isinstance(c, str):
                 raise RuleSetError(
-                    f"feature {_short(self.name)}: category {_short(c)} is not a string"
+                    f"feature {short_repr(self.name)}: category {short_repr(c)} is not a string"
                 )
-        cats = tuple(_check_value(c, f"feature {_short(self.name)}: category") for c in cats)
+        cats = tuple(_check_value(c, f"feature {short_repr(self.name)}: category") for c in cats)
         object.__setattr__(self, "categories", tuple(sorted(set(cats))))
 
 
@@ -195,7 +195,7 @@ class Projection:
             if block < 1:
                 raise RuleSetError(
                     "projection sum_block must be a positive integer or None, got "
-                    f"{_short(self.sum_block)}"
+                    f"{short_repr(self.sum_block)}"
                 )
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "outputs", outputs)
@@ -229,11 +229,11 @@ class Interval:
         high = _check_threshold(self.high, f"condition on {self.feature!r}: high")
         if low is None and high is None:
             raise RuleSetError(
-                f"condition on {_short(self.feature)} has neither a low nor a high bound"
+                f"condition on {short_repr(self.feature)} has neither a low nor a high bound"
             )
         if low is not None and high is not None and not low < high:
             raise RuleSetError(
-                f"condition on {_short(self.feature)} is empty: low {_short(low)} is not below high {_short(high)}"
+                f"condition on {short_repr(self.feature)} is empty: low {short_repr(low)} is not below high {short_repr(high)}"
             )
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
@@ -259,11 +259,11 @@ class InSet:
         for v in vals:
             if not isinstance(v, str):
                 raise RuleSetError(
-                    f"condition on {_short(self.feature)}: value {_short(v)} is not a string"
+                    f"condition on {short_repr(self.feature)}: value {short_repr(v)} is not a string"
                 )
-        vals = tuple(_check_value(v, f"condition on {_short(self.feature)}: value") for v in vals)
+        vals = tuple(_check_value(v, f"condition on {short_repr(self.feature)}: value") for v in vals)
         if not vals:
-            raise RuleSetError(f"condition on {_short(self.feature)} has an empty set of values")
+            raise RuleSetError(f"condition on {short_repr(self.feature)} has an empty set of values")
         object.__setattr__(self, "values", tuple(sorted(set(vals))))
 
     def describe(self) -> str:
@@ -281,10 +281,10 @@ def _merge(a: Condition, b: Condition) -> Condition:
     if isinstance(a, InSet) and isinstance(b, InSet):
         common = set(a.values) & set(b.values)
         if not common:
-            raise RuleSetError(f"conditions on {_short(a.feature)} have no value in common")
+            raise RuleSetError(f"conditions on {short_repr(a.feature)} have no value in common")
         return InSet(a.feature, tuple(common))
     raise RuleSetError(
-        f"feature {_short(a.feature)} has both a numeric and a categorical condition"
+        f"feature {short_repr(a.feature)} has both a numeric and a categorical condition"
     )
 
 
@@ -304,15 +304,15 @@ class RuleStats:
             vals = tuple(getattr(self, name))
             for v in vals:
                 if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "item"):
-                    raise RuleSetError(f"{name} must hold integers, got {_short(v)}")
+                    raise RuleSetError(f"{name} must hold integers, got {short_repr(v)}")
                 if int(v) < 0:
-                    raise RuleSetError(f"{name} must be non-negative, got {_short(v)}")
+                    raise RuleSetError(f"{name} must be non-negative, got {short_repr(v)}")
             object.__setattr__(self, name, tuple(int(v) for v in vals))
         b = self.precision_lower_bound
         if b is not None:
             b = _check_threshold(b, "precision_lower_bound")
             if not 0.0 <= b <= 1.0:
-                raise RuleSetError(f"precision_lower_bound must lie in [0, 1], got {_short(b)}")
+                raise RuleSetError(f"precision_lower_bound must lie in [0, 1], got {short_repr(b)}")
             object.__setattr__(self, "precision_lower_bound", b)
 
     @property
@@ -336,12 +336,12 @@ class Rule:
         merged: dict[str, Condition] = {}
         for c in conds:
             if not isinstance(c, (Interval, InSet)):
-                raise RuleSetError(f"not a condition: {_short(c)}")
+                raise RuleSetError(f"not a condition: {short_repr(c)}")
             merged[c.feature] = _merge(merged[c.feature], c) if c.feature in merged else c
         object.__setattr__(self, "conditions", tuple(merged[k] for k in sorted(merged)))
         object.__setattr__(self, "label", _check_label(self.label, "rule label"))
         if not isinstance(self.provenance, str):
-            raise RuleSetError(f"rule provenance must be a string, got {_short(self.provenance)}")
+            raise RuleSetError(f"rule provenance must be a string, got {short_repr(self.provenance)}")
         object.__setattr__(self, "provenance", _check_text(self.provenance, "rule provenance"))
 
     def describe(self) -> str:
@@ -374,12 +374,12 @@ class Guarantee:
             v = _check_threshold(getattr(self, name), name)
             if v is None or not 0.0 < v < 1.0:
                 raise RuleSetError(
-                    f"guarantee {name} must lie strictly between 0 and 1, got {_short(v)}"
+                    f"guarantee {name} must lie strictly between 0 and 1, got {short_repr(v)}"
                 )
             object.__setattr__(self, name, v)
         if self.mode not in ("truth", "fidelity"):
             raise RuleSetError(
-                f"guarantee mode must be 'truth' or 'fidelity', got {_short(self.mode)}"
+                f"guarantee mode must be 'truth' or 'fidelity', got {short_repr(self.mode)}"
             )
         pc = self.per_class_max_error
         items = pc.items() if isinstance(pc, Mapping) else pc
@@ -388,7 +388,7 @@ class Guarantee:
             cap = _check_threshold(cap, "per-class max_error")
             if cap is None or not 0.0 < cap < 1.0:
                 raise RuleSetError(
-                    f"per-class max_error for {_short(lab)} must lie in (0, 1), got {cap}"
+                    f"per-class max_error for {short_repr(lab)} must lie in (0, 1), got {cap}"
                 )
             caps.append((_check_label(lab, "per-class label"), cap))
         object.__setattr__(
@@ -404,14 +404,14 @@ class Guarantee:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise RuleSetError(
-                    f"guarantee {name} must be a non-negative integer, got {_short(v)}"
+                    f"guarantee {name} must be a non-negative integer, got {short_repr(v)}"
                 )
         if not isinstance(self.method, str):
-            raise RuleSetError(f"guarantee method must be a string, got {_short(self.method)}")
+            raise RuleSetError(f"guarantee method must be a string, got {short_repr(self.method)}")
         object.__setattr__(self, "method", _check_text(self.method, "guarantee method"))
         if not isinstance(self.certified, bool):
             raise RuleSetError(
-                f"guarantee certified must be true or false, got {_short(self.certified)}"
+                f"guarantee certified must be true or false, got {short_repr(self.certified)}"
             )
 
 
@@ -430,7 +430,7 @@ def _freeze_json(value: Any, where: str, depth: int = 0) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RuleSetError(f"{where}: non-finite number {_short(value)} is not valid JSON")
+            raise RuleSetError(f"{where}: non-finite number {short_repr(value)} is not valid JSON")
         return value
     if hasattr(value, "item") and not hasattr(value, "__len__"):
         return _freeze_json(value.item(), where, depth)
@@ -438,12 +438,12 @@ def _freeze_json(value: Any, where: str, depth: int = 0) -> Any:
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise RuleSetError(f"{where}: key {_short(k)} is not a string")
+                raise RuleSetError(f"{where}: key {short_repr(k)} is not a string")
             out[_check_text(k, f"{where}: key")] = _freeze_json(v, f"{where}.{k}", depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [_freeze_json(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-    raise RuleSetError(f"{where}: {type(value).__name__} value {_short(value)} is not JSON data")
+    raise RuleSetError(f"{where}: {type(value).__name__} value {short_repr(value)} is not JSON data")
 
 
 @dataclass(frozen=True)
@@ -464,7 +464,7 @@ class RuleSet:
         feats = tuple(self.features)
         for f in feats:
             if not isinstance(f, Feature):
-                raise RuleSetError(f"not a Feature: {_short(f)}")
+                raise RuleSetError(f"not a Feature: {short_repr(f)}")
         names = [f.name for f in feats]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
@@ -472,34 +472,34 @@ class RuleSet:
         kinds = {f.name: f.kind for f in feats}
         if self.projection is not None:
             if not isinstance(self.projection, Projection):
-                raise RuleSetError(f"not a Projection: {_short(self.projection)}")
+                raise RuleSetError(f"not a Projection: {short_repr(self.projection)}")
             for n in self.projection.inputs:
                 if kinds.get(n) != "numeric":
-                    raise RuleSetError(f"projection input {_short(n)} is not a numeric feature")
+                    raise RuleSetError(f"projection input {short_repr(n)} is not a numeric feature")
             for n in self.projection.outputs:
                 if n in kinds:
-                    raise RuleSetError(f"projection output {_short(n)} clashes with a feature name")
+                    raise RuleSetError(f"projection output {short_repr(n)} clashes with a feature name")
                 kinds[n] = "numeric"
         classes = tuple(_check_label(c, "class label") for c in self.classes)
         if not classes:
             raise RuleSetError("a rule set needs at least one class")
         if len({label_key(c) for c in classes}) != len(classes):
-            raise RuleSetError(f"duplicate class labels in {_short(list(classes))}")
+            raise RuleSetError(f"duplicate class labels in {short_repr(list(classes))}")
         rules = tuple(self.rules)
         class_keys = {label_key(c) for c in classes}
         for i, r in enumerate(rules):
             if not isinstance(r, Rule):
-                raise RuleSetError(f"rule {i}: not a Rule: {_short(r)}")
+                raise RuleSetError(f"rule {i}: not a Rule: {short_repr(r)}")
             if label_key(r.label) not in class_keys:
-                raise RuleSetError(f"rule {i}: label {_short(r.label)} is not one of the classes")
+                raise RuleSetError(f"rule {i}: label {short_repr(r.label)} is not one of the classes")
             for c in r.conditions:
                 kind = kinds.get(c.feature)
                 if kind is None:
-                    raise RuleSetError(f"rule {i}: unknown feature {_short(c.feature)}")
+                    raise RuleSetError(f"rule {i}: unknown feature {short_repr(c.feature)}")
                 want = "numeric" if isinstance(c, Interval) else "categorical"
                 if kind != want:
                     raise RuleSetError(
-                        f"rule {i}: {want} condition on {kind} feature {_short(c.feature)}"
+                        f"rule {i}: {want} condition on {kind} feature {short_repr(c.feature)}"
                     )
             for name in ("growth_counts", "validation_counts"):
                 counts = getattr(r.stats, name)
@@ -508,7 +508,7 @@ class RuleSet:
                         f"rule {i}: {name} has {len(counts)} entries for {len(classes)} classes"
                     )
         if self.guarantee is not None and not isinstance(self.guarantee, Guarantee):
-            raise RuleSetError(f"not a Guarantee: {_short(self.guarantee)}")
+            raise RuleSetError(f"not a Guarantee: {short_repr(self.guarantee)}")
         object.__setattr__(self, "features", feats)
         object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "rules", rules)

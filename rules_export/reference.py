@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import InSet, Interval, Projection, RuleSet, RuleSetError, _short
+from .model import InSet, Interval, Projection, RuleSet, RuleSetError, short_repr
 
 
 class InputError(ValueError):
@@ -96,7 +96,7 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
     if arr.dtype.kind in "fiub":
         return arr.astype(np.float64, copy=False)
     if arr.dtype.kind in "US" and arr.shape[0] > 0:
-        raise InputError(f"column {name!r}, row 0: {_short(arr[0])} is not a number")
+        raise InputError(f"column {name!r}, row 0: {short_repr(arr[0])} is not a number")
     if arr.dtype.kind == "O":
         out = np.empty(arr.shape[0], dtype=np.float64)
         for i, v in enumerate(arr):
@@ -107,10 +107,10 @@ def numeric_column(values: Any, name: str) -> np.ndarray:
                     out[i] = float(v)
                 except (OverflowError, TypeError, ValueError):
                     raise InputError(
-                        f"column {name!r}, row {i}: {_short(v)} is not a float64 number"
+                        f"column {name!r}, row {i}: {short_repr(v)} is not a float64 number"
                     ) from None
             else:
-                raise InputError(f"column {name!r}, row {i}: {_short(v)} is not a number")
+                raise InputError(f"column {name!r}, row {i}: {short_repr(v)} is not a number")
         return out
     raise InputError(f"column {name!r} is {arr.dtype} but the rule set treats it as numeric")
 
@@ -130,7 +130,7 @@ def categorical_column(values: Any, name: str) -> np.ndarray:
             out[i] = str(int(v))
         else:
             raise InputError(
-                f"column {name!r}, row {i}: {_short(v)} is not a string (categorical feature)"
+                f"column {name!r}, row {i}: {short_repr(v)} is not a string (categorical feature)"
             )
     return out
 

@@ -28,8 +28,6 @@ def _check(peer, X, y):
     assert labels.shape == (len(y),)
     assert np.all(labels[~covered] == -1)
     assert set(np.unique(labels[covered])) <= set(np.unique(y))
-    if peer.n_rules is not None:
-        assert peer.n_rules >= 0
     return covered, labels
 
 

@@ -157,18 +157,6 @@ def test_threshold_literals_are_exact(engine, request) -> None:
         _assert_exact(chunk, got)
 
 
-def test_sqlite_float_parser_is_why_literals_are_built_from_integers(lite) -> None:
-    """Documents the SQLite behaviour the exporter works around (harmless if SQLite fixes it)."""
-    values = _random_doubles(3000, seed=7)
-    wrong = 0
-    for i in range(0, len(values), 500):
-        chunk = values[i : i + 500]
-        got = lite.execute("SELECT " + ", ".join(repr(v) for v in chunk)).fetchone()
-        wrong += sum(g != v for v, g in zip(chunk, got, strict=True))
-    if wrong == 0:
-        pytest.skip(f"SQLite {sqlite3.sqlite_version} parses every decimal literal exactly")
-
-
 def test_duckdb_compares_float_column_with_decimal_in_float32(duck) -> None:
     """Why columns are cast: without the casts DuckDB gets 0.1 vs a FLOAT column wrong."""
     row = duck.execute(

@@ -321,8 +321,8 @@ def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
         calls.append(len(args))
         raise CudaAPIError(2, "Call to cuMemAlloc results in CUDA_ERROR_OUT_OF_MEMORY")
 
-    for name in ("box_counts", "box_bitsets", "match_rules", "bin_columns"):
-        monkeypatch.setattr(boxes_cuda, name, oom)
+    for cpu in list(boxes_cuda.TWINS):  # the registry dispatch.twin reads
+        monkeypatch.setitem(boxes_cuda.TWINS, cpu, oom)
     codes = np.zeros((4, 1), np.uint8, order="F")
     masks = np.full((1, 1, 4), np.uint64(0xFFFFFFFFFFFFFFFF))
     out = np.zeros((1, 2), np.int64)
@@ -336,10 +336,10 @@ def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
     def bug(*args):
         raise IndexError("not a CUDA error")
 
-    monkeypatch.setattr(boxes_cuda, "box_counts", bug)
+    monkeypatch.setitem(boxes_cuda.TWINS, boxes.box_counts, bug)
     with pytest.raises(IndexError):  # only CUDA's errors fall back
         dispatch.twin(boxes.box_counts, dispatch.AUTO_CUDA)(*args)
-    monkeypatch.setattr(boxes_cuda, "box_counts", oom)
+    monkeypatch.setitem(boxes_cuda.TWINS, boxes.box_counts, oom)
 
     # a whole fit where "auto" picked the GPU and every GPU call fails: the CPU fit's file
     ds = datasets.load("phishing")

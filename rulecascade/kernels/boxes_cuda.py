@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from . import binning, boxes
 from .binning import bin_value
 from .boxes import box_condition_counts, box_conditions, box_holds, match_rule_row
 from .dispatch import cuda_simulated
@@ -336,3 +337,13 @@ def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out) -
         n_threads = part.shape[0] * n_features
         kernel[(n_threads + THREADS - 1) // THREADS, THREADS](d_vals, *tables, d_out)
         out[part] = d_out.copy_to_host()
+
+
+#: The CPU kernel -> its CUDA twin (same arguments, same results), for ``dispatch.twin``.
+TWINS = {
+    boxes.box_counts: box_counts,
+    boxes.box_margins: box_margins,
+    boxes.box_bitsets: box_bitsets,
+    boxes.match_rules: match_rules,
+    binning.bin_columns: bin_columns,
+}
