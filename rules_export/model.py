@@ -87,9 +87,13 @@ def _check_threshold(value: Any, what: str) -> float | None:
     try:
         v = float(value)
     except (OverflowError, TypeError, ValueError):
-        raise RuleSetError(f"{what} must be a finite float64 number, got {short_repr(value)}") from None
+        raise RuleSetError(
+            f"{what} must be a finite float64 number, got {short_repr(value)}"
+        ) from None
     if not math.isfinite(v):
-        raise RuleSetError(f"{what} must be finite (leave the side open instead), got {short_repr(v)}")
+        raise RuleSetError(
+            f"{what} must be finite (leave the side open instead), got {short_repr(v)}"
+        )
     # -0.0 and 0.0 compare equal; store one of them so that equal rule sets have equal bytes
     return v + 0.0
 
@@ -261,9 +265,13 @@ class InSet:
                 raise RuleSetError(
                     f"condition on {short_repr(self.feature)}: value {short_repr(v)} is not a string"
                 )
-        vals = tuple(_check_value(v, f"condition on {short_repr(self.feature)}: value") for v in vals)
+        vals = tuple(
+            _check_value(v, f"condition on {short_repr(self.feature)}: value") for v in vals
+        )
         if not vals:
-            raise RuleSetError(f"condition on {short_repr(self.feature)} has an empty set of values")
+            raise RuleSetError(
+                f"condition on {short_repr(self.feature)} has an empty set of values"
+            )
         object.__setattr__(self, "values", tuple(sorted(set(vals))))
 
     def describe(self) -> str:
@@ -341,7 +349,9 @@ class Rule:
         object.__setattr__(self, "conditions", tuple(merged[k] for k in sorted(merged)))
         object.__setattr__(self, "label", _check_label(self.label, "rule label"))
         if not isinstance(self.provenance, str):
-            raise RuleSetError(f"rule provenance must be a string, got {short_repr(self.provenance)}")
+            raise RuleSetError(
+                f"rule provenance must be a string, got {short_repr(self.provenance)}"
+            )
         object.__setattr__(self, "provenance", _check_text(self.provenance, "rule provenance"))
 
     def describe(self) -> str:
@@ -443,7 +453,9 @@ def _freeze_json(value: Any, where: str, depth: int = 0) -> Any:
         return out
     if isinstance(value, (list, tuple)):
         return [_freeze_json(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
-    raise RuleSetError(f"{where}: {type(value).__name__} value {short_repr(value)} is not JSON data")
+    raise RuleSetError(
+        f"{where}: {type(value).__name__} value {short_repr(value)} is not JSON data"
+    )
 
 
 @dataclass(frozen=True)
@@ -478,7 +490,9 @@ class RuleSet:
                     raise RuleSetError(f"projection input {short_repr(n)} is not a numeric feature")
             for n in self.projection.outputs:
                 if n in kinds:
-                    raise RuleSetError(f"projection output {short_repr(n)} clashes with a feature name")
+                    raise RuleSetError(
+                        f"projection output {short_repr(n)} clashes with a feature name"
+                    )
                 kinds[n] = "numeric"
         classes = tuple(_check_label(c, "class label") for c in self.classes)
         if not classes:
@@ -491,7 +505,9 @@ class RuleSet:
             if not isinstance(r, Rule):
                 raise RuleSetError(f"rule {i}: not a Rule: {short_repr(r)}")
             if label_key(r.label) not in class_keys:
-                raise RuleSetError(f"rule {i}: label {short_repr(r.label)} is not one of the classes")
+                raise RuleSetError(
+                    f"rule {i}: label {short_repr(r.label)} is not one of the classes"
+                )
             for c in r.conditions:
                 kind = kinds.get(c.feature)
                 if kind is None:
