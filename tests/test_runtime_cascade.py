@@ -118,6 +118,18 @@ def test_order_preserved_with_shuffled_coverage():
         assert out.dtype.kind == "U"  # all strings: a string array, not object
 
 
+def test_predict_with_rules_returns_labels_and_the_answering_rule():
+    cols = _data(300, seed=3)
+    c = Cascade(RULES, Recorder())
+    X = pd.DataFrame(cols)
+    labels, idx = c.predict_with_rules(X)
+    want_labels, want_idx = _expected(RULES, cols)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(labels, want_labels)
+    assert idx.dtype == np.int64 and (idx == -1).any() and (idx >= 0).any()
+    np.testing.assert_array_equal(c.predict(X), labels)  # the same labels without the flag
+
+
 def test_not_called_when_all_covered_and_empty_batches():
     model = Recorder()
     rs = RuleSet((Feature("x"),), (7, 8), (Rule((Interval("x", None, 10.0),), 7),))

@@ -8,7 +8,7 @@ import csv
 import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Union
 
 import numpy as np
 import polars as pl
@@ -18,6 +18,25 @@ from rules_export.reference import InputError, categorical_column, numeric_colum
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 UNSEEN = -1.0
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+#: Every input a rule set reads rows from: a 2-D array (columns in schema order), a pandas,
+#: polars or pyarrow table, a mapping of column name to values, a list of dicts, or a file path.
+TableLike: TypeAlias = Union[
+    np.ndarray,
+    pl.DataFrame,
+    pl.LazyFrame,
+    "pd.DataFrame",
+    "pa.Table",
+    "pa.RecordBatch",
+    Mapping[str, Any],
+    Sequence[Mapping[str, Any]],
+    str,
+    os.PathLike,
+]
 
 _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc", ".npy"}
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import polars as pl
@@ -25,7 +25,7 @@ import polars as pl
 from rules_export.model import RuleSet, label_key, label_value
 from rules_export.reference import InputError
 
-from ..data import count_rows, is_arrow, is_pandas
+from ..data import TableLike, count_rows, is_arrow, is_pandas
 from ..kernels.dispatch import check_device
 from .compile import CompiledRules, compiled
 from .evaluate import evaluate
@@ -334,8 +334,15 @@ class Cascade:
     def __call__(self, X: Any) -> np.ndarray:
         return self.predict(X)
 
-    def predict(self, X: Any, return_rule: bool = False) -> Any:
-        """One label per row of ``X`` in input order (and the rule index per row, -1: model)."""
+    @overload
+    def predict(self, X: TableLike, return_rule: Literal[False] = False) -> np.ndarray: ...
+
+    @overload
+    def predict(self, X: TableLike, return_rule: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def predict(self, X: TableLike, return_rule: bool = False) -> Any:
+        """One label per row of ``X`` in input order; with ``return_rule=True`` also the index of
+        the rule that answered each row (-1: the model did), as :meth:`predict_with_rules`."""
         t_start = time.perf_counter()
         with self._lock:
             batch = next(self._batches)
@@ -345,6 +352,11 @@ class Cascade:
             with self._lock:
                 self._stats.errors += 1
             raise
+
+    def predict_with_rules(self, X: TableLike) -> tuple[np.ndarray, np.ndarray]:
+        """One label per row of ``X`` in input order, and the index of the rule that answered each
+        row (int64, -1 where the model answered)."""
+        return self.predict(X, return_rule=True)
 
     def _fail(self, batch: int, what: str, who: str, exc: BaseException | None = None) -> None:
         raise CascadeError(f"batch {batch}: {who} {what}", batch=batch, model=who) from exc

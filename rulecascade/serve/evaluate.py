@@ -15,13 +15,11 @@ matching rule per row, ``-1`` where none matches) on every row, only much faster
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from rules_export.model import RuleSet
 
-from ..data import count_rows
+from ..data import TableLike, count_rows
 from ..kernels.dispatch import check_device, run_parallel, select_device
 from ..kernels.match_cpu import (
     match_buckets_parallel,
@@ -45,7 +43,7 @@ KERNELS = ("auto", "buckets", "cells", "rules")
 
 
 def evaluate(
-    rules: RuleSet | CompiledRules, X: Any, device: str = "auto", kernel: str = "auto"
+    rules: RuleSet | CompiledRules, X: TableLike, device: str = "auto", kernel: str = "auto"
 ) -> tuple[np.ndarray, int]:
     """First matching rule per row (int64, -1: none) and the number of covered rows.
 
@@ -105,7 +103,7 @@ def _evaluate_cuda(cr: CompiledRules, M: np.ndarray, raw: bool) -> np.ndarray:
 
 
 def match(
-    rules: RuleSet | CompiledRules, X: Any, device: str = "auto", kernel: str = "auto"
+    rules: RuleSet | CompiledRules, X: TableLike, device: str = "auto", kernel: str = "auto"
 ) -> np.ndarray:
     """Index (int64) of the first rule that matches each row; -1 where no rule matches.
 
