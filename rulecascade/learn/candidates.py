@@ -35,7 +35,7 @@ __all__ = [
 
 _MEMORY = 64 * 1024 * 1024  # bytes for per-batch kernel outputs
 _UPDATE_SHARE = 0.3  # margins are updated in place when a step lets in at most this share of
-# the rows, else counted afresh (an update visits a row at about 4x the cost of a full count)
+# the rows, else counted afresh (an update visits a row at several times the cost of a count)
 
 
 @dataclass
