@@ -20,7 +20,7 @@ from rules_export import json_io, schema
 try:
     from test_export_cases import SUPPRESSED, Case, cases
 except ImportError:  # tests/ imported as a package
-    from tests.test_export_cases import SUPPRESSED, Case, cases  # type: ignore[no-redef]
+    from tests.export.test_export_cases import SUPPRESSED, Case, cases  # type: ignore[no-redef]
 
 
 def rich_rule_set() -> rx.RuleSet:
@@ -151,7 +151,7 @@ def test_dumps_is_deterministic_across_processes() -> None:
     import sys
 
     code = (
-        "import sys; sys.path.insert(0, '.'); sys.path.insert(0, 'tests');"
+        "import sys; sys.path.insert(0, '.'); sys.path.insert(0, 'tests/export');"
         "from test_export_json import rich_rule_set; import rules_export as rx;"
         "sys.stdout.write(rx.dumps(rich_rule_set()))"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "export.py"
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "export.py"
 
 
 def load():

@@ -23,7 +23,7 @@ try:
         same_labels,
     )
 except ImportError:  # tests/ imported as a package
-    from tests.test_export_cases import (  # type: ignore[no-redef]
+    from tests.export.test_export_cases import (  # type: ignore[no-redef]
         SUPPRESSED,
         Case,
         cases,

@@ -20,7 +20,7 @@ import rules_export as rx
 try:
     from test_export_cases import SUPPRESSED, Case, cases, python_module
 except ImportError:  # tests/ imported as a package
-    from tests.test_export_cases import (  # type: ignore[no-redef]
+    from tests.export.test_export_cases import (  # type: ignore[no-redef]
         SUPPRESSED,
         Case,
         cases,

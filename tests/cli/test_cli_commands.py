@@ -623,7 +623,7 @@ def test_python_dash_m(files):
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert res.returncode == 0, res.stderr
     assert "3 rules" in res.stdout

@@ -32,7 +32,7 @@ try:
         sqlite_results,
     )
 except ImportError:  # tests/ imported as a package
-    from tests.test_export_cases import (  # type: ignore[no-redef]
+    from tests.export.test_export_cases import (  # type: ignore[no-redef]
         SUPPRESSED,
         Case,
         cases,

@@ -12,7 +12,7 @@ import pytest
 
 import rules_export as rx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def rules() -> rx.RuleSet:
