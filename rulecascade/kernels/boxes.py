@@ -1,8 +1,8 @@
-"""Box kernels: counts, margin histograms, widening steps, coverage bitsets, rule matching.
+"""Box kernels: counts, margin histograms, widening steps, coverage bitsets.
 
 Same conventions as :mod:`rulecascade.kernels.histogram` (uint8 Fortran-order codes, bin 255 =
 missing, boxes as 4-word uint64 masks per feature, preallocated outputs). Every kernel is
-parallel over boxes (or rows for :func:`match_rules`) and each iteration writes only its own
+parallel over boxes and each iteration writes only its own
 output slice, so results are exact integers independent of the number of threads.
 """
 
@@ -386,89 +386,6 @@ def first_box(codes, masks, out):
             if ok:
                 out[i] = k
                 break
-
-
-def match_rule_row(
-    values,
-    i,
-    rule_start,
-    cond_feature,
-    cond_is_cat,
-    cond_low,
-    cond_high,
-    cond_set_start,
-    cond_set_len,
-    set_table,
-):
-    """First rule whose conditions hold on row ``i`` of ``values``; -1 if none (see
-    :func:`match_rules`). Plain Python: the CPU and GPU kernels compile this one body."""
-    for r in range(rule_start.shape[0] - 1):
-        ok = True
-        for q in range(rule_start[r], rule_start[r + 1]):
-            v = values[i, cond_feature[q]]
-            if v != v:  # NaN (missing)
-                ok = False
-                break
-            if cond_is_cat[q]:
-                if v < 0.0 or v >= cond_set_len[q]:
-                    ok = False
-                    break
-                if set_table[cond_set_start[q] + int(v)] == 0:
-                    ok = False
-                    break
-            else:
-                lo = cond_low[q]
-                hi = cond_high[q]
-                if lo == lo and not (v > lo):  # NaN: open side
-                    ok = False
-                    break
-                if hi == hi and not (v <= hi):
-                    ok = False
-                    break
-        if ok:
-            return r
-    return -1
-
-
-_match_rule_row = njit(cache=True)(match_rule_row)
-
-
-@njit(cache=True, parallel=True)
-def match_rules(
-    values,
-    rows,
-    rule_start,
-    cond_feature,
-    cond_is_cat,
-    cond_low,
-    cond_high,
-    cond_set_start,
-    cond_set_len,
-    set_table,
-    out,
-):
-    """``out[j]``: first matching rule of row ``rows[j]`` of ``values`` (float64, or float32
-    compared in float64; rule semantics of ``rules_export``), -1 if none.
-
-    Rule ``r`` owns conditions ``rule_start[r]:rule_start[r+1]``. Numeric condition ``q``:
-    ``cond_low[q] < x <= cond_high[q]`` (an open side is -inf / +inf with the comparison made
-    inclusive there: open low -> no check, open high -> no check; encoded as NaN). Categorical:
-    ``x`` is an integer category code and ``set_table[cond_set_start[q] + x]`` must be 1 (codes
-    outside ``0..cond_set_len[q]-1``, e.g. unseen -1, fail). Missing (NaN) fails every condition.
-    """
-    for j in prange(rows.shape[0]):
-        out[j] = _match_rule_row(
-            values,
-            rows[j],
-            rule_start,
-            cond_feature,
-            cond_is_cat,
-            cond_low,
-            cond_high,
-            cond_set_start,
-            cond_set_len,
-            set_table,
-        )
 
 
 @njit(cache=True, parallel=True)

@@ -1,10 +1,10 @@
 """GPU twins (numba.cuda) of the box kernels fit spends its row passes in: ``box_counts``,
-``box_margins`` (widening's margin histograms, counted afresh each round), ``box_bitsets`` and
-``match_rules`` of :mod:`.boxes`, ``bin_columns`` of :mod:`.binning`.
+``box_margins`` (widening's margin histograms, counted afresh each round) and ``box_bitsets`` of
+:mod:`.boxes`, ``bin_columns`` of :mod:`.binning` (rule matching's twin is in :mod:`.match_cuda`).
 
 Same arguments, same results (exact integers, so the rule files a fit writes are the same on
 either device). A row is tested by the very function the CPU kernel uses (``box_holds``,
-``match_rule_row``, ``bin_value``, compiled here as CUDA device functions). Boxes are first
+``bin_value``, compiled here as CUDA device functions). Boxes are first
 flattened on the CPU into condition arrays (:func:`.boxes.box_conditions`: feature and allowed-bin
 table per condition, in the CPU kernels' order).
 
@@ -13,8 +13,7 @@ table per condition, in the CPU kernels' order).
 (box, tile of rows); threads add hits into per-block class counters in shared memory, then
 into ``out`` with one atomic add per class. ``box_margins``: the same blocks, atomic adds into
 the box's margin histogram. ``box_bitsets``: one thread per (box, 64-row word).
-``match_rules``: one thread per row; ``bin_columns``: one per value; both on chunks of rows
-gathered on the host (the feature matrix is never copied whole to the device).
+``bin_columns``: one thread per value, on chunks of rows gathered on the host (the feature matrix is never copied whole to the device).
 
 ``numba.cuda`` is imported on first use only (importing rulecascade never needs CUDA); under
 ``NUMBA_ENABLE_CUDASIM=1`` the kernels run in numba's simulator, which the tests use.
@@ -28,9 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from . import binning, boxes
 from .binning import bin_value
-from .boxes import box_condition_counts, box_conditions, box_holds, match_rule_row
+from .boxes import box_condition_counts, box_conditions, box_holds
 from .dispatch import cuda_simulated
 
 # threads per block (32 in numba's simulator, which runs every thread as a Python thread: the
@@ -38,7 +36,7 @@ from .dispatch import cuda_simulated
 THREADS = 32 if cuda_simulated() else 256
 TILE_ROWS = THREADS * 32  # rows one block of ``box_counts`` scans for one box
 SHARED_CLASSES = 256  # classes counted in shared memory (more: atomics straight into ``out``)
-CHUNK_ROWS = 1 << 18  # rows gathered and sent per launch by ``match_rules`` / ``bin_columns``
+CHUNK_ROWS = 1 << 18  # rows gathered and sent per launch by ``bin_columns``
 
 _lock = threading.Lock()
 _kernels: dict[str, Any] = {}
@@ -54,7 +52,6 @@ def _none() -> None:  # the "weak reference" of an absent argument
 # the kernel function's globals.
 cuda: Any = None
 holds: Any = None
-first_rule: Any = None
 bin_one: Any = None
 int64: Any = None
 uint64: Any = None
@@ -148,14 +145,6 @@ def _bitsets(codes, rows, box_start, cond_feature, lut, out):
         out[k, w] = word
 
 
-def _match(values, rule_start, cond_feature, cond_is_cat, cond_low, cond_high, cs, cl, st, out):
-    j = cuda.grid(1)
-    if j < values.shape[0]:
-        out[j] = first_rule(
-            values, j, rule_start, cond_feature, cond_is_cat, cond_low, cond_high, cs, cl, st
-        )
-
-
 def _binning(values, is_cat, edges, n_edges, cat_map, n_cat_map, out):
     g = cuda.grid(1)
     n = values.shape[0]
@@ -169,21 +158,19 @@ KERNELS = {
     "counts": _counts,
     "margins": _margins,
     "bitsets": _bitsets,
-    "match": _match,
     "binning": _binning,
 }
 
 
 def bind_device_functions() -> None:
     """Bind ``numba.cuda`` and compile the shared row bodies as CUDA device functions."""
-    global cuda, holds, first_rule, bin_one, int64, uint64
+    global cuda, holds, bin_one, int64, uint64
     if cuda is None:
         from numba import cuda as _cuda
         from numba import int64 as _int64
         from numba import uint64 as _uint64
 
         holds = _cuda.jit(device=True)(box_holds)
-        first_rule = _cuda.jit(device=True)(match_rule_row)
         bin_one = _cuda.jit(device=True)(bin_value)
         int64, uint64 = _int64, _uint64
         cuda = _cuda
@@ -304,21 +291,6 @@ def box_bitsets(codes, rows, masks, bin_freq, out_bits) -> None:
     out_bits[:n_boxes] |= d_out.copy_to_host()
 
 
-def match_rules(values, rows, *program_and_out) -> None:
-    """Same contract as :func:`.boxes.match_rules` (the program's eight arrays, then ``out``)."""
-    *program, out = program_and_out
-    if rows.shape[0] == 0:
-        return
-    kernel = _kernel("match")
-    d_prog = tuple(cuda.to_device(np.ascontiguousarray(a)) for a in program)
-    for s in range(0, rows.shape[0], CHUNK_ROWS):
-        part = rows[s : s + CHUNK_ROWS]
-        d_vals = cuda.to_device(_take_rows(values, part, np.float64))
-        d_out = cuda.device_array(part.shape[0], np.int64)
-        kernel[(part.shape[0] + THREADS - 1) // THREADS, THREADS](d_vals, *d_prog, d_out)
-        out[s : s + part.shape[0]] = d_out.copy_to_host()
-
-
 def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out) -> None:
     """Same contract as :func:`.binning.bin_columns`: ``out[i, j]`` = the bin of
     ``values[i, j]`` for each row ``i`` in ``rows`` (other rows left as they are)."""
@@ -337,13 +309,3 @@ def bin_columns(values, rows, is_cat, edges, n_edges, cat_map, n_cat_map, out) -
         n_threads = part.shape[0] * n_features
         kernel[(n_threads + THREADS - 1) // THREADS, THREADS](d_vals, *tables, d_out)
         out[part] = d_out.copy_to_host()
-
-
-#: The CPU kernel -> its CUDA twin (same arguments, same results), for ``dispatch.twin``.
-TWINS = {
-    boxes.box_counts: box_counts,
-    boxes.box_margins: box_margins,
-    boxes.box_bitsets: box_bitsets,
-    boxes.match_rules: match_rules,
-    binning.bin_columns: bin_columns,
-}

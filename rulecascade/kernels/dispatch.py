@@ -74,7 +74,7 @@ class GPUFallbackWarning(RuntimeWarning):
 
 def twin(kernel, device: str):
     """``kernel`` itself on ``"cpu"``; on ``"cuda"`` its numba.cuda twin of the same contract,
-    as registered in :data:`.boxes_cuda.TWINS` (imported only then). On :data:`AUTO_CUDA` the twin, and when
+    as registered in :data:`.twins.TWINS` (imported only then). On :data:`AUTO_CUDA` the twin, and when
     it fails with a CUDA error (out of device memory, a driver or compiler error) the CPU
     kernel gives the answer, with a :class:`GPUFallbackWarning`: the results are the same, so
     ``device="auto"`` never fails a fit that the CPU can do."""
@@ -82,9 +82,9 @@ def twin(kernel, device: str):
         return kernel
     if device not in ("cuda", AUTO_CUDA):
         raise ValueError(f"kernel device must be 'cpu', 'cuda' or {AUTO_CUDA!r}, got {device!r}")
-    from . import boxes_cuda
+    from .twins import TWINS
 
-    gpu = boxes_cuda.TWINS.get(kernel)
+    gpu = TWINS.get(kernel)
     if gpu is None:
         raise ValueError(f"{getattr(kernel, '__name__', kernel)!r} has no CUDA twin")
     if device != AUTO_CUDA:

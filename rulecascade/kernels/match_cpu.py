@@ -126,6 +126,37 @@ def match_serial(
     return covered
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def match_rows(
+    M,
+    rows,
+    rule_start,
+    cond_col,
+    cond_kind,
+    cond_low,
+    cond_high,
+    cat_start,
+    cat_len,
+    cat_codes,
+    out,
+):
+    """``out[j]``: the first rule matching row ``rows[j]`` of ``M`` (read in place, not copied),
+    -1 if none: the rows of a fit's held-out splits, matched by the serving kernel's row body."""
+    for j in prange(rows.shape[0]):
+        out[j] = _match_row(
+            M,
+            rows[j],
+            rule_start,
+            cond_col,
+            cond_kind,
+            cond_low,
+            cond_high,
+            cat_start,
+            cat_len,
+            cat_codes,
+        )
+
+
 # --- the cell / bitset kernel ------------------------------------------------------------------
 
 # The kernels take their tables as separate array arguments, repeated in each parallel/serial
@@ -387,6 +418,7 @@ def match_cells_serial(
 
 
 __all__ = [
+    "match_rows",
     "KIND_RANGE",
     "KIND_SET",
     "KIND_UPPER",

@@ -87,3 +87,18 @@ def match_cuda(M: Any, rule_arrays: tuple[Any, ...]) -> np.ndarray:
     kernel[blocks, THREADS_PER_BLOCK](d_M, *rule_arrays, d_out)
     d_out.copy_to_host(out_host)
     return out_host
+
+
+CHUNK_ROWS = 1 << 18  # rows gathered and sent per launch by ``match_rows``
+
+
+def match_rows(M: np.ndarray, rows: np.ndarray, *arrays_and_out: np.ndarray) -> None:
+    """Same contract as :func:`.match_cpu.match_rows` (the eight rule arrays, then ``out``): the
+    rows are gathered in chunks, sent to the GPU and matched by the serving kernel."""
+    *arrays, out = arrays_and_out
+    if rows.shape[0] == 0:
+        return
+    d_arrays = to_device(tuple(arrays))
+    for s in range(0, rows.shape[0], CHUNK_ROWS):
+        part = rows[s : s + CHUNK_ROWS]
+        out[s : s + part.shape[0]] = match_cuda(np.asfortranarray(M[part], np.float64), d_arrays)

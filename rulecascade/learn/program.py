@@ -1,50 +1,54 @@
-"""A list of learned rules as the flat arrays the fit-time matching kernel reads."""
+"""A list of learned rules as the flat arrays of the serving kernels (``CompiledRules``' layout).
+
+Fit-time matching (certification, the learner's ``match``) runs the same row body as serving
+(:func:`rulecascade.kernels.match_cpu.match_rows`, and its CUDA twin), on the encoded matrix:
+numeric columns as values, categorical columns as integer category codes.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.boxes import match_rules
 from ..kernels.dispatch import twin
+from ..kernels.match_cpu import KIND_RANGE, KIND_SET, KIND_UPPER, match_rows
 from .binning import float_dtype
 from .render import CatCond, NumCond
 
 
-def compile_rules(conditions: list[list[NumCond | CatCond]], n_categories: np.ndarray):
-    """Flat arrays for :func:`rulecascade.kernels.boxes.match_rules`."""
+def compile_rules(
+    conditions: list[list[NumCond | CatCond]], n_categories: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The eight rule arrays of :meth:`rulecascade.serve.CompiledRules.kernel_arrays` (rule
+    starts, condition columns, kinds, low and high bounds, category starts, lengths and codes)
+    for conditions on the columns of the encoded matrix."""
     starts = [0]
-    feat, iscat, low, high, sstart, slen, table = [], [], [], [], [], [], []
-    offset = 0
+    col, kind, low, high, cat_start, cat_len, codes = [], [], [], [], [], [], []
     for conds in conditions:
         for c in conds:
-            feat.append(c.feature)
+            col.append(c.feature)
             if isinstance(c, CatCond):
-                k = int(n_categories[c.feature])
-                t = np.zeros(k, np.uint8)
-                t[list(c.codes)] = 1
-                iscat.append(1)
+                kind.append(KIND_SET)
                 low.append(np.nan)
                 high.append(np.nan)
-                sstart.append(offset)
-                slen.append(k)
-                table.append(t)
-                offset += k
+                cat_start.append(len(codes))
+                cat_len.append(len(c.codes))
+                codes.extend(float(k) for k in sorted(c.codes))
             else:
-                iscat.append(0)
-                low.append(np.nan if c.low is None else c.low)
-                high.append(np.nan if c.high is None else c.high)
-                sstart.append(0)
-                slen.append(0)
-        starts.append(len(feat))
+                kind.append(KIND_UPPER if c.low is None else KIND_RANGE)
+                low.append(-np.inf if c.low is None else float(c.low))
+                high.append(np.inf if c.high is None else float(c.high))
+                cat_start.append(0)
+                cat_len.append(0)
+        starts.append(len(col))
     return (
         np.asarray(starts, np.int64),
-        np.asarray(feat, np.int64),
-        np.asarray(iscat, np.uint8),
+        np.asarray(col, np.int64),
+        np.asarray(kind, np.int64),
         np.asarray(low, np.float64),
         np.asarray(high, np.float64),
-        np.asarray(sstart, np.int64),
-        np.asarray(slen, np.int64),
-        np.concatenate(table) if table else np.zeros(1, np.uint8),
+        np.asarray(cat_start, np.int64),
+        np.asarray(cat_len, np.int64),
+        np.asarray(codes, np.float64),
     )
 
 
@@ -59,5 +63,5 @@ def match(
     out = np.empty(rows.shape[0], np.int64)
     if rows.shape[0]:
         vals = np.asarray(values, dtype=float_dtype(values))
-        twin(match_rules, device)(vals, np.asarray(rows, np.int64), *program, out)
+        twin(match_rows, device)(vals, np.asarray(rows, np.int64), *program, out)
     return out

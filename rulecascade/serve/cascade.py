@@ -338,7 +338,9 @@ class Cascade:
     def predict(self, X: TableLike, return_rule: Literal[False] = False) -> np.ndarray: ...
 
     @overload
-    def predict(self, X: TableLike, return_rule: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+    def predict(
+        self, X: TableLike, return_rule: Literal[True]
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def predict(self, X: TableLike, return_rule: bool = False) -> Any:
         """One label per row of ``X`` in input order; with ``return_rule=True`` also the index of

@@ -37,7 +37,7 @@ def test_box_and_binning_twins_match_cpu():
     """Box counts, margins, bitsets, rule matching and binning: the same arrays."""
     import numpy as np
 
-    from rulecascade.kernels import binning, boxes, boxes_cuda
+    from rulecascade.kernels import binning, boxes, boxes_cuda, match_cpu, match_cuda
     from rulecascade.kernels.dispatch import twin
 
     assert twin(boxes.box_counts, "cuda") is boxes_cuda.box_counts
@@ -180,8 +180,8 @@ def test_box_and_binning_twins_match_cpu():
     for rr in (rows, np.zeros(0, np.int64), np.arange(n, dtype=np.int64)):
         a = np.empty(rr.size, np.int64)
         b = np.full(rr.size, -7, np.int64)
-        boxes.match_rules(vals, rr, *program, a)
-        boxes_cuda.match_rules(vals, rr, *program, b)
+        match_cpu.match_rows(vals, rr, *program, a)
+        match_cuda.match_rows(vals, rr, *program, b)
         assert np.array_equal(a, b)
     assert checked == 5
 

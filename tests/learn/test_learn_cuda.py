@@ -79,7 +79,6 @@ PTX = """
         "counts": (u8F, i32, i64, i64, i64, u8C, t.int64, i64C),
         "margins": (u8F, i32, i64, i64, i64, u8C, t.int64, A(t.int64, 4, "C"), i64C),
         "bitsets": (u8F, i64, i64, i64, u8C, A(t.uint64, 2, "C")),
-        "match": (f64F, i64, i64, u8, f64, f64, i64, i64, u8, i64),
         "binning": (f64F, u8, f64C, i64, u8C, i64, u8F),
     }
     for cc in ((7, 5), (8, 0), (9, 0)):  # T4, A100, H100
@@ -134,7 +133,7 @@ def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
     from numba.cuda.cudadrv.driver import CudaAPIError
 
     from rulecascade import RuleLearner, datasets
-    from rulecascade.kernels import boxes, boxes_cuda, dispatch
+    from rulecascade.kernels import boxes, dispatch, twins
 
     calls = []
 
@@ -142,8 +141,8 @@ def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
         calls.append(len(args))
         raise CudaAPIError(2, "Call to cuMemAlloc results in CUDA_ERROR_OUT_OF_MEMORY")
 
-    for cpu in list(boxes_cuda.TWINS):  # the registry dispatch.twin reads
-        monkeypatch.setitem(boxes_cuda.TWINS, cpu, oom)
+    for cpu in list(twins.TWINS):  # the registry dispatch.twin reads
+        monkeypatch.setitem(twins.TWINS, cpu, oom)
     codes = np.zeros((4, 1), np.uint8, order="F")
     masks = np.full((1, 1, 4), np.uint64(0xFFFFFFFFFFFFFFFF))
     out = np.zeros((1, 2), np.int64)
@@ -157,10 +156,10 @@ def test_auto_falls_back_to_the_cpu_when_a_gpu_call_fails(monkeypatch):
     def bug(*args):
         raise IndexError("not a CUDA error")
 
-    monkeypatch.setitem(boxes_cuda.TWINS, boxes.box_counts, bug)
+    monkeypatch.setitem(twins.TWINS, boxes.box_counts, bug)
     with pytest.raises(IndexError):  # only CUDA's errors fall back
         dispatch.twin(boxes.box_counts, dispatch.AUTO_CUDA)(*args)
-    monkeypatch.setitem(boxes_cuda.TWINS, boxes.box_counts, oom)
+    monkeypatch.setitem(twins.TWINS, boxes.box_counts, oom)
 
     # a whole fit where "auto" picked the GPU and every GPU call fails: the CPU fit's file
     ds = datasets.load("phishing")
