@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import numpy as np
@@ -13,6 +13,7 @@ import polars as pl
 
 import rules_export
 from rules_export import RuleSet
+from rules_export.files import check_output, write_atomic
 from rules_export.model import answer_kind
 from rules_export.reference import InputError
 
@@ -121,38 +122,45 @@ def writer_for(path: str) -> str:
     return kind
 
 
+def check_out(out: str, *inputs: str) -> None:
+    """Refuse an output that is not a regular file (link, device, FIFO, directory), whose
+    folder is missing, or that is the same file as one of ``inputs``; say so before any work."""
+    check_output(out)
+    for src in inputs:
+        try:
+            same = os.path.samefile(out, src)
+        except OSError:  # either does not exist (yet)
+            continue
+        if same:
+            raise CliError(f"{out}: is the input file {src}; refusing to overwrite an input")
+
+
 def write_table(df: pl.DataFrame, path: str) -> None:
+    """Write ``df`` to ``path`` as the suffix says, atomically (see ``write_atomic``)."""
     kind = writer_for(path)
-    p = Path(path)
-    if p.is_dir():
-        raise CliError(f"{path}: is a directory")
-    if not p.parent.exists():
-        raise CliError(f"{path}: directory {str(p.parent)!r} does not exist")
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
+
+    def write(fh: IO[bytes]) -> None:
         if kind == "parquet":
-            df.write_parquet(tmp)
+            df.write_parquet(fh)
         elif kind in ("csv", "tsv"):
-            df.write_csv(tmp, separator="\t" if kind == "tsv" else ",")
+            df.write_csv(fh, separator="\t" if kind == "tsv" else ",")
         else:
-            df.write_ipc(tmp)
-        os.replace(tmp, p)
+            df.write_ipc(fh)
+
+    try:
+        write_atomic(path, write)
     except OSError:
-        tmp.unlink(missing_ok=True)
         raise
     except Exception as e:  # noqa: BLE001 - a writer failure (e.g. nested column to CSV)
-        tmp.unlink(missing_ok=True)
         raise CliError(f"{path}: cannot write as {kind}: {one_line(e)}") from None
 
 
 def write_text(text: str, out: str | None) -> None:
+    """Print ``text`` (``out`` None or "-") or write it to ``out`` atomically."""
     if out is None or out == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    p = Path(out)
-    if p.is_dir():
-        raise CliError(f"{out}: is a directory")
-    p.write_text(text, encoding="utf-8")
+    write_atomic(out, text)
 
 
 def labels_series(name: str, labels: Sequence[Any], classes: Sequence[Any]) -> pl.Series:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 import numpy as np
@@ -16,6 +15,7 @@ from .. import progress
 from ..kernels.dispatch import DeviceError
 from .errors import CliError, guard, one_line
 from .files import (
+    check_out,
     features_frame,
     need_columns,
     read_data,
@@ -129,10 +129,7 @@ def fit(
     caps = parse_caps(per_class)
     if keep_inputs and projection is None:
         raise CliError("--keep-inputs needs --projection")
-    if Path(out).is_dir():
-        raise CliError(f"{out}: is a directory")
-    if not Path(out).parent.exists():  # say so before the fit, not after it
-        raise CliError(f"{out}: directory {str(Path(out).parent)!r} does not exist")
+    check_out(out, data)  # say so before the fit, not after it
     df = read_data(data)
     need_columns(df, [target], data, "target")
     if model_column is not None:

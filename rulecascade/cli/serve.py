@@ -10,6 +10,7 @@ from rules_export.model import answer_kind
 
 from .errors import CliError, guard, one_line
 from .files import (
+    check_out,
     check_schema,
     features_frame,
     labels_series,
@@ -44,6 +45,7 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
     to the model).
     """
     writer_for(out)
+    check_out(out, rules_path, data)
     rules = load_rules(rules_path)
     try:  # the prediction column is typed by the classes (refused: 1 and "1" as text)
         answer_kind(rules.classes)
@@ -126,6 +128,8 @@ def export(
     """
     if to == "audit-sql" and not target:
         raise click.UsageError("--to audit-sql needs --target COL")
+    if out is not None and out != "-":
+        check_out(out, rules_path)
     rules = load_rules(rules_path)
     if to == "json":
         text = rules.to_json()

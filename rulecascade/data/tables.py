@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from rules_export.files import UnsafeFileError, open_regular
 from rules_export.reference import InputError, categorical_column, numeric_column
 
 NUMERIC = "numeric"
@@ -25,10 +26,13 @@ _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ip
 def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a data file")
+    try:
+        fh, _ = open_regular(p)  # a FIFO or device would hang or never end
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except UnsafeFileError as e:
+        raise InputError(f"{p}: {e.strerror.replace('a regular file', 'a data file')}") from None
+    fh.close()
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
