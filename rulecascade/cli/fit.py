@@ -20,7 +20,7 @@ from .files import (
     need_columns,
     read_data,
 )
-from .options import QUIET, match_label, parse_caps
+from .options import PROBABILITY, QUIET, SEED, match_label, parse_caps
 from .text import guarantee_lines, pct
 
 
@@ -35,14 +35,14 @@ from .text import guarantee_lines, pct
 )
 @click.option(
     "--max-error",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.005,
     show_default=True,
     help="Error allowed on the rows the rules answer.",
 )
 @click.option(
     "--confidence",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.95,
     show_default=True,
     help="Confidence of the guarantee.",
@@ -88,7 +88,7 @@ from .text import guarantee_lines, pct
     help="Let later rules be clean only where earlier rules do not answer (rules read in "
     "order), or keep every rule clean on its own.",
 )
-@click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (reproducible fit).")
 @click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),

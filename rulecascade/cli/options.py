@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,27 @@ FORMAT = click.option(
     help="table: for reading; json: exact and deterministic, for machines.",
 )
 QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option in a range; NaN and infinities are refused as usage errors (a NaN
+    passes every comparison of click's own range check)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = 0.0  # click's own message for a non-number
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PROBABILITY = FiniteFloatRange(0, 1, min_open=True, max_open=True)
+"""A float strictly between 0 and 1 (errors, confidences, alphas)."""
+
+SEED = click.IntRange(0, 2**32 - 1)
+"""A random seed: what numpy and scikit-learn accept as ``random_state``."""
 
 
 def parse_caps(values: Sequence[str]) -> list[tuple[str, float]]:
