@@ -20,7 +20,7 @@ from .files import (
     need_columns,
     read_data,
 )
-from .options import PROBABILITY, QUIET, SEED, match_label, parse_caps
+from .options import OUTPUT_COLUMNS, PROBABILITY, QUIET, SEED, match_label, parse_caps
 from .text import guarantee_lines, pct
 
 
@@ -180,6 +180,13 @@ def fit(
             raise CliError(f"--device {device}: {one_line(e)}") from None
     for w in caught:
         click.echo(f"warning: {one_line(w.message)}", err=True)
+    for name, option in OUTPUT_COLUMNS.items():
+        if name in X.columns:
+            click.echo(
+                f"warning: feature {name!r} is also an output column of apply and export: "
+                f"give them {option} with another name",
+                err=True,
+            )
     rules = learner.rules_
     rules.save(out)
     print_fit_summary(rules, X, df, target, model_column, data, out)

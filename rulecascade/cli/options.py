@@ -19,6 +19,20 @@ FORMAT = click.option(
     show_default=True,
     help="table: for reading; json: exact and deterministic, for machines.",
 )
+RULE_ID_COLUMN = click.option(
+    "--rule-id-column",
+    default="rule_id",
+    show_default=True,
+    help="Output column of the answering rule's index (-1: none).",
+)
+LABEL_COLUMN = click.option(
+    "--label-column",
+    default="prediction",
+    show_default=True,
+    help="Output column of the answer (null: no rule answers).",
+)
+OUTPUT_COLUMNS = {"rule_id": "--rule-id-column", "prediction": "--label-column"}
+"""The default output columns of ``apply`` and ``export``, and the options that rename them."""
 QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 
 
