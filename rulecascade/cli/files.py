@@ -36,10 +36,12 @@ def load_rules(path: str) -> RuleSet:
     return rules_export.load(path)
 
 
-def read_data(path: str) -> pl.DataFrame:
+def read_data(path: str, typed: Sequence[str] | None = None) -> pl.DataFrame:
+    """The table in ``path`` (see ``read_table``: with ``typed``, a CSV's other columns are
+    read as text); a file without rows is an input error."""
     from ..data import read_table
 
-    df = read_table(path)
+    df = read_table(path, typed)
     if df.height == 0:
         raise InputError(f"{path}: file has no rows")
     return df

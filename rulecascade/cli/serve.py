@@ -59,7 +59,7 @@ def apply(
         answer_kind(rules.classes)
     except ValueError as e:
         raise CliError(f"{rules_path}: {e}") from None
-    df = read_data(data)
+    df = read_data(data, typed=rules.used_features)  # columns passed through stay as written
     for name, option in ((rule_id_column, "--rule-id-column"), (label_column, "--label-column")):
         if name in df.columns:
             raise CliError(

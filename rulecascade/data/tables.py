@@ -23,8 +23,12 @@ UNSEEN = -1.0
 _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc", ".npy"}
 
 
-def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file."""
+def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = None) -> pl.DataFrame:
+    """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file.
+
+    With ``typed``, a CSV's columns not named there are read as text, exactly as written
+    (``00123`` stays ``00123``, ``1.50`` stays ``1.50``); the named ones get inferred types.
+    Other formats keep their stored types."""
     p = Path(path)
     try:
         fh, _ = open_regular(p)  # a FIFO or device would hang or never end
@@ -39,7 +43,7 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
             df = pl.read_parquet(p)
         elif suffix in (".csv", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
-            df = _fix_header(pl.read_csv(p, separator=sep, infer_schema_length=10000), p, sep)
+            df = _read_csv(p, sep, typed)
         elif suffix in (".arrow", ".feather", ".ipc"):
             df = pl.read_ipc(p)
         elif suffix == ".npy":
@@ -58,6 +62,21 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     if df.width == 0:
         raise InputError(f"{p}: file has no columns")
     return df
+
+
+def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
+    """A CSV file as polars reads it: all text but ``typed`` (see ``read_table``)."""
+    if typed is None:
+        df = pl.read_csv(p, separator=sep, infer_schema_length=10000)
+    else:
+        df = pl.read_csv(p, separator=sep, infer_schema=False)
+        wanted = [i for i, name in enumerate(df.columns) if name in set(typed)]
+        if wanted:
+            inferred = pl.read_csv(p, separator=sep, columns=wanted, infer_schema_length=10000)
+            df = df.with_columns(
+                inferred.to_series(k).alias(df.columns[i]) for k, i in enumerate(wanted)
+            )
+    return _fix_header(df, p, sep)
 
 
 def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
