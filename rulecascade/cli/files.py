@@ -65,6 +65,18 @@ def features_frame(
     may hold anything). Errors name ``path``."""
     from ..data import to_polars
 
+    if rules is not None:  # a feature read as one value per row, given as a column of lists
+        lists = [
+            n
+            for n in rules.used_features
+            if n in df.columns and isinstance(df.schema[n], (pl.List, pl.Array))
+        ]
+        if lists:
+            name = lists[0]
+            raise InputError(
+                f"{path or 'data'}: column {name!r} holds lists, but the rules read it as one "
+                f"{rules.feature(name).kind} value per row"
+            )
     try:
         return to_polars(df, used=None if rules is None else set(rules.feature_names))
     except InputError as e:

@@ -16,6 +16,8 @@ import polars as pl
 from rules_export.files import UnsafeFileError, open_regular
 from rules_export.reference import InputError, categorical_column, numeric_column
 
+from . import csv_check
+
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 UNSEEN = -1.0
@@ -65,17 +67,31 @@ def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = Non
 
 
 def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
-    """A CSV file as polars reads it: all text but ``typed`` (see ``read_table``)."""
-    if typed is None:
-        df = pl.read_csv(p, separator=sep, infer_schema_length=10000)
-    else:
-        df = pl.read_csv(p, separator=sep, infer_schema=False)
-        wanted = [i for i, name in enumerate(df.columns) if name in set(typed)]
-        if wanted:
-            inferred = pl.read_csv(p, separator=sep, columns=wanted, infer_schema_length=10000)
-            df = df.with_columns(
-                inferred.to_series(k).alias(df.columns[i]) for k, i in enumerate(wanted)
-            )
+    """A CSV file as polars reads it (all text but ``typed``, see ``read_table``); a file
+    polars fails on, or reads with a quote left open, is an error naming the row and line."""
+    problem = csv_check.check_head(p)  # before polars reads a binary file into memory
+    if problem:
+        raise InputError(f"{p}: {problem}")
+    try:
+        if typed is None:
+            df = pl.read_csv(p, separator=sep, infer_schema_length=10000)
+        else:
+            df = pl.read_csv(p, separator=sep, infer_schema=False)
+            wanted = [i for i, name in enumerate(df.columns) if name in set(typed)]
+            if wanted:
+                inferred = pl.read_csv(p, separator=sep, columns=wanted, infer_schema_length=10000)
+                df = df.with_columns(
+                    inferred.to_series(k).alias(df.columns[i]) for k, i in enumerate(wanted)
+                )
+    except Exception as e:  # noqa: BLE001 - find the row, else read_table says what polars said
+        problem = csv_check.find_problem(p, sep, str(e))
+        if problem:
+            raise InputError(f"{p}: {problem}") from None
+        raise
+    if any("\n" in c or "\r" in c for c in df.columns):  # a quote in the header never closed
+        problem = csv_check.find_problem(p, sep)
+        if problem:
+            raise InputError(f"{p}: {problem}")
     return _fix_header(df, p, sep)
 
 
