@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from rules_export import to_sql
+from rules_export.files import check_output, write_atomic
 
 from . import progress
 
@@ -151,6 +152,9 @@ def run_demo(
     say = echo or click.echo
     t0 = time.perf_counter()
     out = Path(out_dir)
+    if out.is_dir():  # refuse a link or device where an output goes before the work
+        for name in ("rules.json", "rules.sql", "report.md"):
+            check_output(out / name)
     steps = ["loading data", "training the model", "fitting rules", "cascade", "SQL"]
     with progress.task("demo", total=len(steps), unit="step", quiet=quiet) as bar:
         bar.set_description(steps[0])
@@ -226,12 +230,12 @@ def run_demo(
     )
     out.mkdir(parents=True, exist_ok=True)
     rules.save(out / "rules.json")
-    (out / "rules.sql").write_text(
+    write_atomic(
+        out / "rules.sql",
         to_sql(rules, dialect="duckdb", table="input", form="select", pretty=True) + "\n",
-        encoding="utf-8",
     )
     text = _summary(result, rules, ds)
-    (out / "report.md").write_text(_report_md(result, rules, ds, text), encoding="utf-8")
+    write_atomic(out / "report.md", _report_md(result, rules, ds, text))
     for line in text:
         say(line)
     say(f"wrote {out / 'rules.json'}, {out / 'rules.sql'}, {out / 'report.md'}")

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .files import UnsafeFileError, open_regular, write_atomic
 from .model import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -108,11 +109,9 @@ def dumps(rules: RuleSet) -> str:
 
 
 def save(rules: RuleSet, path: str | os.PathLike[str]) -> None:
-    """Write the rule set to ``path`` atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(dumps(rules), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write the rule set to ``path`` atomically (see :func:`rules_export.files.write_atomic`:
+    a link, device, FIFO or directory at ``path`` is refused)."""
+    write_atomic(path, dumps(rules))
 
 
 MAX_STRING_CHARS = 1024 * 1024
@@ -232,22 +231,23 @@ def loads(text: str | bytes, source: str = "<string>") -> RuleSet:
 
 
 def load(path: str | os.PathLike[str]) -> RuleSet:
-    """Read and validate a rule-set file."""
+    """Read and validate a rule-set file (a regular file of at most ``MAX_FILE_BYTES``)."""
     p = Path(path)
     try:
-        size = p.stat().st_size
+        fh, st = open_regular(p)
     except FileNotFoundError:
         raise RuleSetError(f"{p}: no such file") from None
+    except UnsafeFileError as e:
+        raise RuleSetError(f"{p}: {e.strerror.replace('a regular file', 'a rule file')}") from None
     except OSError as e:
         raise RuleSetError(f"{p}: cannot read: {e.strerror}") from None
-    if p.is_dir():
-        raise RuleSetError(f"{p}: is a directory, not a rule file")
-    if size > MAX_FILE_BYTES:
-        raise RuleSetError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise RuleSetError(f"{p}: cannot read: {e.strerror}") from None
+    with fh:
+        if st.st_size > MAX_FILE_BYTES:
+            raise RuleSetError(f"{p}: file is larger than {MAX_FILE_BYTES} bytes")
+        try:
+            data = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise RuleSetError(f"{p}: cannot read: {e.strerror}") from None
     return loads(data, source=str(p))
 
 

@@ -48,3 +48,32 @@ def pg():
             yield conn
     finally:
         server.stop()
+
+
+class Cli:
+    """Runs the rulecascade CLI in-process: ``run`` expects success, ``fails`` a user
+    mistake (exit 2, no traceback, one ``Error:`` line on stderr, which it returns)."""
+
+    def run(self, *args, ok=(0,)):
+        from click.testing import CliRunner
+
+        from rulecascade.cli import main
+
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code in ok, (result.exit_code, result.output, result.exception)
+        assert "Traceback" not in result.output
+        return result
+
+    def fails(self, *args) -> str:
+        result = self.run(*args, ok=(2,))
+        assert isinstance(result.exception, SystemExit), result.exception
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert lines and lines[-1].startswith("Error:"), result.stderr
+        assert result.stdout == ""
+        return lines[-1]
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    """The CLI runner of ``Cli``."""
+    return Cli()

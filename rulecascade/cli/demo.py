@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .errors import CliError, guard
-from .options import QUIET
+from .options import PROBABILITY, QUIET, SEED
 
 
 @click.command()
@@ -24,12 +24,12 @@ from .options import QUIET
 )
 @click.option(
     "--max-error",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.01,
     show_default=True,
     help="Disagreement with the model allowed on the rows the rules answer.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @QUIET
 @guard
 def demo(dataset: str, out_dir: str, max_error: float, seed: int, quiet: bool) -> None:

@@ -14,6 +14,7 @@ from rules_export.reference import InputError
 EXIT_OK = 0
 EXIT_BROKEN = 1
 EXIT_USAGE = 2
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 class CliError(click.ClickException):
@@ -36,6 +37,8 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except (InputError, RuleSetError) as e:
             raise CliError(one_line(e)) from None
+        except BrokenPipeError:  # a closed stdout is no input error (see app.CommandGroup)
+            raise
         except OSError as e:
             where = f"{e.filename}: " if getattr(e, "filename", None) else ""
             raise CliError(f"{where}{e.strerror or one_line(e)}") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import numpy as np
@@ -13,6 +13,7 @@ import polars as pl
 
 import rules_export
 from rules_export import RuleSet
+from rules_export.files import check_output, write_atomic
 from rules_export.model import answer_kind
 from rules_export.reference import InputError
 
@@ -35,10 +36,12 @@ def load_rules(path: str) -> RuleSet:
     return rules_export.load(path)
 
 
-def read_data(path: str) -> pl.DataFrame:
+def read_data(path: str, typed: Sequence[str] | None = None) -> pl.DataFrame:
+    """The table in ``path`` (see ``read_table``: with ``typed``, a CSV's other columns are
+    read as text); a file without rows is an input error."""
     from ..data import read_table
 
-    df = read_table(path)
+    df = read_table(path, typed)
     if df.height == 0:
         raise InputError(f"{path}: file has no rows")
     return df
@@ -62,6 +65,18 @@ def features_frame(
     may hold anything). Errors name ``path``."""
     from ..data import to_polars
 
+    if rules is not None:  # a feature read as one value per row, given as a column of lists
+        lists = [
+            n
+            for n in rules.used_features
+            if n in df.columns and isinstance(df.schema[n], (pl.List, pl.Array))
+        ]
+        if lists:
+            name = lists[0]
+            raise InputError(
+                f"{path or 'data'}: column {name!r} holds lists, but the rules read it as one "
+                f"{rules.feature(name).kind} value per row"
+            )
     try:
         return to_polars(df, used=None if rules is None else set(rules.feature_names))
     except InputError as e:
@@ -121,38 +136,45 @@ def writer_for(path: str) -> str:
     return kind
 
 
+def check_out(out: str, *inputs: str) -> None:
+    """Refuse an output that is not a regular file (link, device, FIFO, directory), whose
+    folder is missing, or that is the same file as one of ``inputs``; say so before any work."""
+    check_output(out)
+    for src in inputs:
+        try:
+            same = os.path.samefile(out, src)
+        except OSError:  # either does not exist (yet)
+            continue
+        if same:
+            raise CliError(f"{out}: is the input file {src}; refusing to overwrite an input")
+
+
 def write_table(df: pl.DataFrame, path: str) -> None:
+    """Write ``df`` to ``path`` as the suffix says, atomically (see ``write_atomic``)."""
     kind = writer_for(path)
-    p = Path(path)
-    if p.is_dir():
-        raise CliError(f"{path}: is a directory")
-    if not p.parent.exists():
-        raise CliError(f"{path}: directory {str(p.parent)!r} does not exist")
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
+
+    def write(fh: IO[bytes]) -> None:
         if kind == "parquet":
-            df.write_parquet(tmp)
+            df.write_parquet(fh)
         elif kind in ("csv", "tsv"):
-            df.write_csv(tmp, separator="\t" if kind == "tsv" else ",")
+            df.write_csv(fh, separator="\t" if kind == "tsv" else ",")
         else:
-            df.write_ipc(tmp)
-        os.replace(tmp, p)
+            df.write_ipc(fh)
+
+    try:
+        write_atomic(path, write)
     except OSError:
-        tmp.unlink(missing_ok=True)
         raise
     except Exception as e:  # noqa: BLE001 - a writer failure (e.g. nested column to CSV)
-        tmp.unlink(missing_ok=True)
         raise CliError(f"{path}: cannot write as {kind}: {one_line(e)}") from None
 
 
 def write_text(text: str, out: str | None) -> None:
+    """Print ``text`` (``out`` None or "-") or write it to ``out`` atomically."""
     if out is None or out == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    p = Path(out)
-    if p.is_dir():
-        raise CliError(f"{out}: is a directory")
-    p.write_text(text, encoding="utf-8")
+    write_atomic(out, text)
 
 
 def labels_series(name: str, labels: Sequence[Any], classes: Sequence[Any]) -> pl.Series:

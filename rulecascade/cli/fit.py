@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 import numpy as np
@@ -16,11 +15,12 @@ from .. import progress
 from ..kernels.dispatch import DeviceError
 from .errors import CliError, guard, one_line
 from .files import (
+    check_out,
     features_frame,
     need_columns,
     read_data,
 )
-from .options import QUIET, match_label, parse_caps
+from .options import OUTPUT_COLUMNS, PROBABILITY, QUIET, SEED, match_label, parse_caps
 from .text import guarantee_lines, pct
 
 
@@ -35,14 +35,14 @@ from .text import guarantee_lines, pct
 )
 @click.option(
     "--max-error",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.005,
     show_default=True,
     help="Error allowed on the rows the rules answer.",
 )
 @click.option(
     "--confidence",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.95,
     show_default=True,
     help="Confidence of the guarantee.",
@@ -88,7 +88,7 @@ from .text import guarantee_lines, pct
     help="Let later rules be clean only where earlier rules do not answer (rules read in "
     "order), or keep every rule clean on its own.",
 )
-@click.option("--seed", type=int, default=None, help="Random seed (reproducible fit).")
+@click.option("--seed", type=SEED, default=None, help="Random seed (reproducible fit).")
 @click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
@@ -129,10 +129,7 @@ def fit(
     caps = parse_caps(per_class)
     if keep_inputs and projection is None:
         raise CliError("--keep-inputs needs --projection")
-    if Path(out).is_dir():
-        raise CliError(f"{out}: is a directory")
-    if not Path(out).parent.exists():  # say so before the fit, not after it
-        raise CliError(f"{out}: directory {str(Path(out).parent)!r} does not exist")
+    check_out(out, data)  # say so before the fit, not after it
     df = read_data(data)
     need_columns(df, [target], data, "target")
     if model_column is not None:
@@ -183,6 +180,13 @@ def fit(
             raise CliError(f"--device {device}: {one_line(e)}") from None
     for w in caught:
         click.echo(f"warning: {one_line(w.message)}", err=True)
+    for name, option in OUTPUT_COLUMNS.items():
+        if name in X.columns:
+            click.echo(
+                f"warning: feature {name!r} is also an output column of apply and export: "
+                f"give them {option} with another name",
+                err=True,
+            )
     rules = learner.rules_
     rules.save(out)
     print_fit_summary(rules, X, df, target, model_column, data, out)

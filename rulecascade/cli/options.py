@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,42 @@ FORMAT = click.option(
     show_default=True,
     help="table: for reading; json: exact and deterministic, for machines.",
 )
+RULE_ID_COLUMN = click.option(
+    "--rule-id-column",
+    default="rule_id",
+    show_default=True,
+    help="Output column of the answering rule's index (-1: none).",
+)
+LABEL_COLUMN = click.option(
+    "--label-column",
+    default="prediction",
+    show_default=True,
+    help="Output column of the answer (null: no rule answers).",
+)
+OUTPUT_COLUMNS = {"rule_id": "--rule-id-column", "prediction": "--label-column"}
+"""The default output columns of ``apply`` and ``export``, and the options that rename them."""
 QUIET = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option in a range; NaN and infinities are refused as usage errors (a NaN
+    passes every comparison of click's own range check)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = 0.0  # click's own message for a non-number
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+PROBABILITY = FiniteFloatRange(0, 1, min_open=True, max_open=True)
+"""A float strictly between 0 and 1 (errors, confidences, alphas)."""
+
+SEED = click.IntRange(0, 2**32 - 1)
+"""A random seed: what numpy and scikit-learn accept as ``random_state``."""
 
 
 def parse_caps(values: Sequence[str]) -> list[tuple[str, float]]:

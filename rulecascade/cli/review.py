@@ -17,7 +17,7 @@ from .files import (
     read_data,
     rule_ids,
 )
-from .options import FORMAT, QUIET
+from .options import FORMAT, PROBABILITY, QUIET
 from .text import audit_text, diff_text, show_text
 
 
@@ -45,7 +45,7 @@ def show(rules_path: str, fmt: str) -> None:
 )
 @click.option(
     "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    type=PROBABILITY,
     default=0.05,
     show_default=True,
     help="Family-wise false-alarm rate: if every bound holds, the audit fails by chance with "

@@ -10,6 +10,7 @@ from rules_export.model import answer_kind
 
 from .errors import CliError, guard, one_line
 from .files import (
+    check_out,
     check_schema,
     features_frame,
     labels_series,
@@ -20,7 +21,7 @@ from .files import (
     write_text,
     writer_for,
 )
-from .options import QUIET
+from .options import LABEL_COLUMN, QUIET, RULE_ID_COLUMN
 from .text import pct
 
 
@@ -34,31 +35,42 @@ from .text import pct
     type=click.Path(),
     help="Output file: .parquet, .csv, .tsv or .arrow (by suffix).",
 )
+@RULE_ID_COLUMN
+@LABEL_COLUMN
 @QUIET
 @guard
-def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
+def apply(
+    rules_path: str, data: str, out: str, rule_id_column: str, label_column: str, quiet: bool
+) -> None:
     """Answer the rows of DATA with the rules and write OUT.
 
-    OUT holds every input column in the input's row order, plus `rule_id` (the first matching
-    rule, -1 where none) and `prediction` (its label, null where no rule answers: those rows go
-    to the model).
+    OUT holds every input column in the input's row order, unchanged, plus `rule_id` (the first
+    matching rule, -1 where none) and `prediction` (its label, null where no rule answers: those
+    rows go to the model); --rule-id-column / --label-column rename the two.
     """
+    if rule_id_column == label_column:
+        raise click.BadParameter(
+            f"{label_column!r} is also the --rule-id-column", param_hint="--label-column"
+        )
     writer_for(out)
+    check_out(out, rules_path, data)
     rules = load_rules(rules_path)
     try:  # the prediction column is typed by the classes (refused: 1 and "1" as text)
         answer_kind(rules.classes)
     except ValueError as e:
         raise CliError(f"{rules_path}: {e}") from None
-    df = read_data(data)
-    for name in ("rule_id", "prediction"):
+    df = read_data(data, typed=rules.used_features)  # columns passed through stay as written
+    for name, option in ((rule_id_column, "--rule-id-column"), (label_column, "--label-column")):
         if name in df.columns:
-            raise CliError(f"{data}: already has a column {name!r}; rename it first")
+            raise CliError(
+                f"{data}: already has a column {name!r}; name the output column with {option}"
+            )
     X = features_frame(df, rules, data)
     check_schema(rules, X, data, rules_path)
     ids = rule_ids(rules, X, data, quiet)
     labels = [r.label for r in rules.rules] + [None]
-    pred = labels_series("prediction", [labels[i] for i in ids], rules.classes)
-    result = df.with_columns(pl.Series("rule_id", ids, dtype=pl.Int64), pred)
+    pred = labels_series(label_column, [labels[i] for i in ids], rules.classes)
+    result = df.with_columns(pl.Series(rule_id_column, ids, dtype=pl.Int64), pred)
     write_table(result, out)
     n_cov = int((ids >= 0).sum())
     click.echo(
@@ -90,18 +102,8 @@ def apply(rules_path: str, data: str, out: str, quiet: bool) -> None:
     help="sql: a SELECT adding rule_id and prediction, or just the rule-id / label expression.",
 )
 @click.option("--target", default=None, help="audit-sql: the column of labels.")
-@click.option(
-    "--rule-id-column",
-    default="rule_id",
-    show_default=True,
-    help="SQL: the output column of the answering rule's index (-1: none).",
-)
-@click.option(
-    "--label-column",
-    default="prediction",
-    show_default=True,
-    help="SQL: the output column of the answer (NULL: no rule).",
-)
+@RULE_ID_COLUMN
+@LABEL_COLUMN
 @click.option(
     "-o", "--out", type=click.Path(), default=None, help="File to write (default stdout)."
 )
@@ -126,6 +128,8 @@ def export(
     """
     if to == "audit-sql" and not target:
         raise click.UsageError("--to audit-sql needs --target COL")
+    if out is not None and out != "-":
+        check_out(out, rules_path)
     rules = load_rules(rules_path)
     if to == "json":
         text = rules.to_json()

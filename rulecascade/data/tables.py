@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias, Union
 import numpy as np
 import polars as pl
 
+from rules_export.files import UnsafeFileError, open_regular
 from rules_export.reference import InputError, categorical_column, numeric_column
+
+from . import csv_check
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -41,20 +44,27 @@ TableLike: TypeAlias = Union[
 _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc", ".npy"}
 
 
-def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file."""
+def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = None) -> pl.DataFrame:
+    """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file.
+
+    With ``typed``, a CSV's columns not named there are read as text, exactly as written
+    (``00123`` stays ``00123``, ``1.50`` stays ``1.50``); the named ones get inferred types.
+    Other formats keep their stored types."""
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, not a data file")
+    try:
+        fh, _ = open_regular(p)  # a FIFO or device would hang or never end
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file") from None
+    except UnsafeFileError as e:
+        raise InputError(f"{p}: {e.strerror.replace('a regular file', 'a data file')}") from None
+    fh.close()
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
             df = pl.read_parquet(p)
         elif suffix in (".csv", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
-            df = _fix_header(pl.read_csv(p, separator=sep, infer_schema_length=10000), p, sep)
+            df = _read_csv(p, sep, typed)
         elif suffix in (".arrow", ".feather", ".ipc"):
             df = pl.read_ipc(p)
         elif suffix == ".npy":
@@ -73,6 +83,35 @@ def read_table(path: str | os.PathLike[str]) -> pl.DataFrame:
     if df.width == 0:
         raise InputError(f"{p}: file has no columns")
     return df
+
+
+def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
+    """A CSV file as polars reads it (all text but ``typed``, see ``read_table``); a file
+    polars fails on, or reads with a quote left open, is an error naming the row and line."""
+    problem = csv_check.check_head(p)  # before polars reads a binary file into memory
+    if problem:
+        raise InputError(f"{p}: {problem}")
+    try:
+        if typed is None:
+            df = pl.read_csv(p, separator=sep, infer_schema_length=10000)
+        else:
+            df = pl.read_csv(p, separator=sep, infer_schema=False)
+            wanted = [i for i, name in enumerate(df.columns) if name in set(typed)]
+            if wanted:
+                inferred = pl.read_csv(p, separator=sep, columns=wanted, infer_schema_length=10000)
+                df = df.with_columns(
+                    inferred.to_series(k).alias(df.columns[i]) for k, i in enumerate(wanted)
+                )
+    except Exception as e:  # noqa: BLE001 - find the row, else read_table says what polars said
+        problem = csv_check.find_problem(p, sep, str(e))
+        if problem:
+            raise InputError(f"{p}: {problem}") from None
+        raise
+    if any("\n" in c or "\r" in c for c in df.columns):  # a quote in the header never closed
+        problem = csv_check.find_problem(p, sep)
+        if problem:
+            raise InputError(f"{p}: {problem}")
+    return _fix_header(df, p, sep)
 
 
 def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:

@@ -61,6 +61,11 @@ def binomial_pvalue(errors, n, max_error: float) -> np.ndarray:
     return np.where(n <= 0, 1.0, np.clip(p, 0.0, 1.0))
 
 
+def count_text(n: int) -> str:
+    """A row count for a message: ``12,345``, or ``about 3.0e+301`` past a trillion."""
+    return f"{n:,}" if n < 10**12 else f"about {float(n):.1e}"
+
+
 def rows_needed(max_error: float, confidence: float) -> int:
     """Error-free rows needed to bound an error rate by ``max_error``: ``(1-eps)^m <= 1-conf``.
 

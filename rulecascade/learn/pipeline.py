@@ -19,6 +19,7 @@ from ..kernels.boxes import first_box
 from .binning import Binner
 from .bounds import (
     Certification,
+    count_text,
     min_certifiable,
     precision_lower_bound,
     prefix_counts,
@@ -114,15 +115,15 @@ def learn_rules(
     if cfg.certify and cert_rows.size < m_star:
         return stop(
             f"not enough data to certify max_error={eps} at confidence={conf}: that needs at "
-            f"least {m_star} covered certification rows without error, but the certification "
-            f"split has {cert_rows.size} rows (of {n}); pass more calibration rows or raise "
+            f"least {count_text(m_star)} covered certification rows without error, but the "
+            f"certification split has {cert_rows.size} rows (of {n}); pass more calibration rows or raise "
             f"max_error (to at least {min_certifiable(cert_rows.size, conf):.3g}: what a rule "
             "covering every certification row without error would certify)"
         )
     if val_rows.size < m_rule:
         return stop(
-            f"not enough data: a rule needs at least {m_rule} validation rows to reach a "
-            f"precision bound of {1 - rule_eps:.4g}, the validation split has {val_rows.size}"
+            f"not enough data: a rule needs at least {count_text(m_rule)} validation rows to "
+            f"reach a precision bound of {1 - rule_eps:.4g}, the validation split has {val_rows.size}"
         )
     ratio = grow_rows.size / max(val_rows.size, 1)
     if cfg.min_support is not None:

@@ -114,15 +114,22 @@ class CascadeStats(_Counts):
 
 
 def callable_name(fn: Any) -> str:
-    """A short, recognizable name for a model or representation callable."""
-    owner = getattr(fn, "__self__", None)
-    if owner is not None and not isinstance(owner, type(os)):
-        return f"{callable_name(owner)}.{getattr(fn, '__name__', 'predict')}"
-    qual = getattr(fn, "__qualname__", None)
-    if qual is not None and not isinstance(fn, Cascade):
-        mod = getattr(fn, "__module__", None)
-        return f"{mod}.{qual}" if mod and mod != "builtins" else qual
-    text = repr(fn)
+    """A short, recognizable name for a model or representation callable (never raises: a
+    failing ``__repr__`` or attribute gives ``<TypeName object>``)."""
+    try:
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and not isinstance(owner, type(os)):
+            name = getattr(fn, "__name__", "predict")
+            return f"{callable_name(owner)}.{name if isinstance(name, str) else 'predict'}"
+        qual = getattr(fn, "__qualname__", None)
+        if isinstance(qual, str) and not isinstance(fn, Cascade):
+            mod = getattr(fn, "__module__", None)
+            return f"{mod}.{qual}" if isinstance(mod, str) and mod != "builtins" else qual
+        text = repr(fn)
+        if not isinstance(text, str):
+            raise TypeError("__repr__ returned a non-string")
+    except Exception:  # noqa: BLE001 - a hostile repr or attribute must not break the caller
+        return f"<{type(fn).__qualname__} object>"
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -131,7 +138,9 @@ def as_callable(model: Any, what: str) -> Callable[[Any], Any]:
         return model.predict
     if callable(model):
         return model
-    raise TypeError(f"{what} must be callable or have a .predict method, got {model!r}")
+    raise TypeError(
+        f"{what} must be callable or have a .predict method, got {callable_name(model)}"
+    )
 
 
 def take_rows(X: Any, rows: np.ndarray) -> Any:
@@ -261,7 +270,7 @@ class Cascade:
         self._model_fn = as_callable(model, "model")
         self.representation = representation
         if representation is not None and not callable(representation):
-            raise TypeError(f"representation must be callable, got {representation!r}")
+            raise TypeError(f"representation must be callable, got {callable_name(representation)}")
         self.device = check_device(device)
         self.validate_labels = bool(validate_labels)
         self.name = name
