@@ -22,10 +22,15 @@ How the semantics of ``reference.py`` are kept on every engine:
   power-of-two steps (see ``_exact_from_integers``).
 * **Missing values.** ``NULL`` makes a comparison unknown, which ``CASE WHEN`` treats as not true,
   so NULL never matches. NaN is the other missing value: PostgreSQL, DuckDB, Spark and Snowflake
-  order NaN above +inf, so ``NaN > 0.5`` is true there. A condition with only a lower bound
-  therefore also gets ``x <= CAST('inf' AS DOUBLE)`` on those engines (``nan_guard``); NaN then
-  fails the upper side as it does in IEEE arithmetic. SQLite stores NaN as NULL; MySQL and T-SQL
-  cannot store NaN; BigQuery compares NaN like IEEE.
+  order NaN above +inf, so ``NaN > 0.5`` is true there. On PostgreSQL and Snowflake a condition
+  with only a lower bound therefore also gets ``x <= CAST('inf' AS DOUBLE)``, which NaN fails.
+  DuckDB also folds comparisons with the min/max statistics of a parquet file, which leave NaN
+  out (a column ``[NaN, 1.0]`` "has" max 1.0, so ``x <= CAST('inf' AS DOUBLE)`` and even
+  ``x <= 2.0`` become TRUE, and ``ISNAN(x)`` FALSE); so on DuckDB every numeric condition is
+  guarded by ``NOT ISNAN(NEXTAFTER(x, 0))``, NaN exactly when ``x`` is, through a function
+  DuckDB derives no statistics for. SQLite stores NaN as NULL; MySQL and
+  T-SQL cannot store NaN; BigQuery compares NaN like IEEE. The traits of each engine are in
+  ``rules_export.dialects`` (``nan_guard`` overrides them).
 * **Categorical** conditions are ``CAST(col AS TEXT) IN ('a', 'b')`` (exact string comparison;
   integers compare as their decimal text). String literals and identifiers are escaped by
   sqlglot; every identifier is quoted, whatever characters the name holds.
@@ -36,12 +41,14 @@ How the semantics of ``reference.py`` are kept on every engine:
   one per input. (PostgreSQL raises "value out of range"
   where float64 arithmetic would overflow to inf or underflow to 0 instead of returning it.)
 
-Engine caveats (outside what SQL text can fix): DuckDB, Spark and SQLite resolve identifiers
-case-insensitively even when quoted, so features whose names differ only in case cannot be told
-apart there; PostgreSQL truncates identifiers to 63 bytes; SQLite turns text in a numeric column
-into 0.0 where the reference raises. Not run by the tests (no server here): MySQL and SQL Server
-compare strings under the column's collation (often case-insensitive, ignoring trailing spaces);
-Snowflake, BigQuery, MySQL and T-SQL output is checked by parsing it back with sqlglot only.
+Only the dialects in ``rules_export.dialects.DIALECTS`` are rendered (their output parses back
+with sqlglot and their comparison semantics are known); any other name is a ValueError naming
+them. Engine caveats
+(outside what SQL text can fix): PostgreSQL truncates identifiers to 63 bytes; SQLite turns
+text in a numeric column into 0.0 where the reference raises. Not run by the tests (no server
+here): MySQL and SQL Server compare strings under the column's collation (often
+case-insensitive, ignoring trailing spaces); Databricks, Snowflake, BigQuery, MySQL and T-SQL
+output is checked by parsing it back with sqlglot only.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ import sqlglot
 from sqlglot import ErrorLevel, exp
 from sqlglot.dialects.dialect import Dialect
 
+from .dialects import DIALECTS, DialectTraits, supported_dialects
 from .model import (
     InSet,
     Interval,
@@ -77,34 +85,42 @@ _DType = exp.DataType.Type
 _TEXT_TYPES = {_DType.TEXT, _DType.VARCHAR, _DType.NVARCHAR}
 
 
-def _dialect_class(name: str) -> type[Dialect] | None:
-    cls = Dialect.classes.get(name)
-    return cls if isinstance(cls, type) else None
+def _dialect_name(d: Dialect) -> str | None:
+    """sqlglot's registered name for the class of ``d``."""
+    for name, cls in Dialect.classes.items():
+        if cls is type(d):
+            return name
+    return None
 
 
-def _is(d: Dialect, *names: str) -> bool:
-    for name in names:
-        cls = _dialect_class(name)
-        if cls is not None and isinstance(d, cls):
-            return True
-    return False
+def _unsupported(dialect: Any, why: str) -> ValueError:
+    return ValueError(
+        f"{why} SQL dialect {dialect!r}; supported: {', '.join(supported_dialects())}"
+    )
 
 
 def get_dialect(dialect: str | Dialect | type[Dialect] | None) -> Dialect:
-    """The sqlglot dialect instance for a name such as ``"duckdb"``; ValueError if unknown."""
-    if dialect is None:
-        dialect = ""
+    """The sqlglot dialect instance for a supported name such as ``"duckdb"`` (see
+    ``rules_export.dialects.DIALECTS``); ValueError naming the supported ones otherwise."""
+    if dialect is None or dialect == "":
+        raise _unsupported(dialect, "no")
     try:
-        return Dialect.get_or_raise(dialect)
-    except (ValueError, KeyError) as e:
-        known = ", ".join(sorted(k for k in Dialect.classes if k))
-        raise ValueError(f"unknown SQL dialect {dialect!r} ({e}); sqlglot knows: {known}") from None
+        d = Dialect.get_or_raise(dialect)
+    except (ValueError, KeyError):
+        raise _unsupported(dialect, "unknown") from None
+    if _dialect_name(d) not in DIALECTS:
+        raise _unsupported(dialect, "unsupported")
+    return d
 
 
-def nan_sorts_high(dialect: str | Dialect | None) -> bool:
+def dialect_traits(dialect: str | Dialect | type[Dialect]) -> DialectTraits:
+    """The per-engine traits of a supported dialect; ValueError otherwise."""
+    return DIALECTS[_dialect_name(get_dialect(dialect))]  # type: ignore[index]
+
+
+def nan_sorts_high(dialect: str | Dialect) -> bool:
     """Whether NaN compares greater than every number (and +inf) on this engine."""
-    d = get_dialect(dialect)
-    return type(d) is Dialect or _is(d, "postgres", "duckdb", "hive", "snowflake")
+    return dialect_traits(dialect).nan_test != "none"
 
 
 class _Renderer:
@@ -121,17 +137,15 @@ class _Renderer:
             raise RuleSetError(f"expected a RuleSet, got {type(rules).__name__}")
         self.rules = rules
         self.dialect = get_dialect(dialect)
-        d = self.dialect
-        self.exact_int_literals = _is(d, "sqlite")
-        self.nan_guard = nan_sorts_high(d) if nan_guard is None else bool(nan_guard)
-        self.tsql = _is(d, "tsql")
-        self.no_boolean = self.tsql or _is(d, "oracle")
-        if self.tsql:
-            self.text_type = exp.DataType.build("NVARCHAR(MAX)", dialect="tsql")
-        elif _is(d, "oracle"):
-            self.text_type = exp.DataType.build("VARCHAR2(4000)", dialect="oracle")
-        else:
-            self.text_type = exp.DataType(this=_DType.TEXT)
+        self.traits = dialect_traits(self.dialect)
+        t = self.traits
+        nan_test = t.nan_test if t.nan_test != "none" else "inf_guard"
+        self.nan_test = t.nan_test if nan_guard is None else nan_test if nan_guard else "none"
+        self.text_type = (
+            exp.DataType.build(t.text_type, dialect=self.dialect)
+            if t.text_type
+            else exp.DataType(this=_DType.TEXT)
+        )
         self.column_types = self._parse_column_types(column_types or {})
         self._projected: dict[str, exp.Expression] = {}
 
@@ -177,7 +191,7 @@ class _Renderer:
         return _tag(self._number(value), ("number", float(value).hex()))
 
     def _number(self, value: float) -> exp.Expression:
-        if self.exact_int_literals:
+        if self.traits.exact_int_literals:
             return _exact_from_integers(value, self.double_type)
         text = repr(float(value))
         if "e" in text:
@@ -198,7 +212,9 @@ class _Renderer:
         return exp.Paren(this=num) if isinstance(num, exp.Binary) else num
 
     def string(self, value: str) -> exp.Expression:
-        return exp.National(this=value) if self.tsql else exp.Literal.string(value)
+        if self.traits.national_strings:
+            return exp.National(this=value)
+        return exp.Literal.string(value)
 
     def projected(self, name: str) -> exp.Expression:
         if name not in self._projected:
@@ -224,7 +240,7 @@ class _Renderer:
                 acc = exp.Paren(this=acc)
                 for part in blocks[1:]:
                     acc = exp.Add(this=acc, expression=exp.Paren(this=part))
-            self._projected[name] = exp.Paren(this=acc)
+            self._projected[name] = _tag(exp.Paren(this=acc), ("projected", name))
         return self._projected[name].copy()
 
     # --- conditions and rules ------------------------------------------------------------------
@@ -234,13 +250,20 @@ class _Renderer:
             values = [self.string(v) for v in cond.values]
             return [exp.In(this=self.text(cond.feature), expressions=values)]
         parts: list[exp.Expression] = []
+        if self.nan_test == "opaque_isnan":
+            # statistics without NaN fold "x <= +inf" and ISNAN(x) itself; NEXTAFTER(x, 0) is
+            # NaN exactly when x is, and the engine derives no statistics for it
+            step = exp.Anonymous(
+                this="NEXTAFTER", expressions=[self.numeric(cond.feature), self.number(0.0)]
+            )
+            parts.append(exp.Not(this=exp.IsNan(this=step)))
         if cond.low is not None:
             parts.append(exp.GT(this=self.numeric(cond.feature), expression=self.number(cond.low)))
         if cond.high is not None:
             parts.append(
                 exp.LTE(this=self.numeric(cond.feature), expression=self.number(cond.high))
             )
-        elif self.nan_guard:
+        elif self.nan_test == "inf_guard":
             # NaN > low is true where NaN sorts above +inf; NaN <= +inf is false everywhere
             inf = exp.Cast(this=exp.Literal.string("inf"), to=self.double_type())
             parts.append(exp.LTE(this=self.numeric(cond.feature), expression=inf))
@@ -255,10 +278,8 @@ class _Renderer:
         if kind == "string":
             return self.string(label if isinstance(label, str) else str(label))
         if isinstance(label, bool):
-            if self.tsql:
+            if self.traits.bit_booleans:
                 return exp.Cast(this=exp.Literal.number(int(label)), to=exp.DataType.build("BIT"))
-            if self.no_boolean:
-                return exp.Literal.number(int(label))
             return exp.Boolean(this=label)
         return _int_literal(label)
 
@@ -624,7 +645,7 @@ def _to_sql(
             column_types,
             rule_id_column=rule_id_column,
             label_column=label_column,
-            nan_guard=r.nan_guard,
+            nan_guard=nan_guard,
         )
     else:
         raise ValueError(f"form must be 'select', 'rule_id' or 'label', got {form!r}")

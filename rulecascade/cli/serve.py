@@ -6,6 +6,7 @@ import click
 import polars as pl
 
 import rules_export
+from rules_export.dialects import supported_dialects
 from rules_export.model import answer_kind
 
 from .errors import CliError, guard, one_line
@@ -80,6 +81,17 @@ def apply(
     )
 
 
+def _dialect(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A supported SQL dialect, or a usage error naming them."""
+    from rules_export.sql import get_dialect
+
+    try:
+        get_dialect(value)
+    except ValueError as e:
+        raise click.BadParameter(one_line(e)) from None
+    return value
+
+
 @click.command()
 @click.argument("rules_path", metavar="RULES", type=click.Path())
 @click.option(
@@ -91,7 +103,11 @@ def apply(
     "audit-sql: the audit's counts as one aggregate query (needs --target).",
 )
 @click.option(
-    "--dialect", default="duckdb", show_default=True, help="SQL dialect (any sqlglot dialect)."
+    "--dialect",
+    default="duckdb",
+    show_default=True,
+    callback=_dialect,
+    help=f"SQL dialect: {', '.join(supported_dialects())}.",
 )
 @click.option("--table", default=None, help='SQL: table to read (default "input").')
 @click.option(
@@ -136,14 +152,6 @@ def export(
     elif to == "python":
         text = rules_export.to_python(rules)
     else:
-        from rules_export.sql import get_dialect
-
-        try:
-            get_dialect(dialect)
-        except ValueError:
-            raise click.BadParameter(
-                f"unknown SQL dialect {dialect!r}", param_hint="--dialect"
-            ) from None
         if to == "audit-sql":
             from ..audit import audit_sql
 

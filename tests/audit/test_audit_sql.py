@@ -105,6 +105,36 @@ def test_duckdb_reads_the_parquet_file_directly(breast_cancer, tmp_path):
     assert counts_from_sql_rows(rules, rows) == want
 
 
+def test_duckdb_on_a_parquet_file_with_nan_equals_the_python_audit(breast_cancer, tmp_path):
+    """The parquet file's min/max statistics leave NaN out; DuckDB folded the NaN guard of
+    "worst_concave_points > 0.2" with them and counted every NaN row as covered by that rule
+    (a healthy set reported broken). With NaN, +-inf, -0.0 and NULLs in the rule columns, the
+    query on the file gives the Python audit's counts and report."""
+    ds, rules = breast_cancer
+    i = pl.int_range(pl.len())
+    df = ds.frame.with_columns(
+        pl.when(i % 9 == 0).then(float("nan")).otherwise(pl.col("worst_concave_points"))
+        .alias("worst_concave_points"),
+        pl.when(i % 13 == 1).then(float("nan"))
+        .when(i % 13 == 2).then(None)
+        .when(i % 13 == 3).then(-0.0)
+        .otherwise(pl.col("worst_radius")).alias("worst_radius"),
+        pl.when(i % 17 == 4).then(float("inf"))
+        .when(i % 17 == 5).then(float("-inf"))
+        .otherwise(pl.col("mean_texture")).alias("mean_texture"),
+    )  # fmt: skip
+    path = tmp_path / "bc_nan.parquet"
+    df.write_parquet(path, statistics=True)
+    table = exp.func("read_parquet", exp.Literal.string(str(path)))
+    rows = duckdb.connect().execute(audit_sql(rules, table, "benign")).fetchall()
+    y = df["benign"].to_numpy()
+    want = audit_counts(rules, df, y)
+    assert want.covers[1].sum() > 0  # rule 1 still covers rows, the NaN rows not among them
+    got = counts_from_sql_rows(rules, rows)
+    assert got == want
+    assert audit_from_counts(rules, got).to_json() == audit(rules, df, y).to_json()
+
+
 def test_sqlite_counts_equal_python(breast_cancer):
     ds, rules = breast_cancer
     df = ds.frame.select(*rules.used_features, "benign")

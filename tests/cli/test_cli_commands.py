@@ -579,9 +579,27 @@ def test_usage_errors(files):
     assert "--format" in fails("show", files["rules"], "--format", "xml")
     assert "No such command" in fails("frobnicate")
     assert "--to" in fails("export", files["rules"], "--to", "rust")
-    assert "unknown SQL dialect 'nosql'" in fails(
+    assert "unknown SQL dialect 'nosql'; supported: bigquery, databricks, duckdb" in fails(
         "export", files["rules"], "--to", "sql", "--dialect", "nosql"
     )
+
+
+def test_dialects_are_the_supported_ones_and_listed_in_help(files):
+    """prql and dax rendered text that sqlglot cannot parse back: refused by name, exit 2."""
+    import sqlglot
+
+    from rules_export.dialects import supported_dialects
+
+    for d in ("prql", "dax", "oracle"):
+        line = fails("export", files["rules"], "--to", "sql", "--dialect", d)
+        assert f"unsupported SQL dialect '{d}'; supported: " in line and "--dialect" in line
+    line = fails("export", files["rules"], "--to", "audit-sql", "--target", "y", "--dialect", "x")
+    assert "unknown SQL dialect 'x'" in line
+    help_text = " ".join(run("export", "--help").stdout.split())
+    assert "SQL dialect: " + ", ".join(supported_dialects()) + "." in help_text
+    for d in supported_dialects():
+        sql = run("export", files["rules"], "--to", "sql", "--dialect", d).stdout
+        assert len(sqlglot.parse(sql, read=d)) == 1, d
 
 
 # --- the installed executable ----------------------------------------------------------------------

@@ -341,6 +341,20 @@ def _wrap(sql: str, dialect_quote: str = '"') -> str:
 
 
 def duckdb_results(con: Any, case: Case, table: str, float32: bool = False) -> tuple[list, list]:
+    arrays = arrow_table(case, float32)
+    con.register(table, arrays)
+    try:
+        rows = con.execute(_wrap(to_sql(case.rules, "duckdb", table=table))).fetchall()
+        label_sql = to_sql(case.rules, "duckdb", form="label")
+        direct = con.execute(f'SELECT {label_sql} FROM "{table}" ORDER BY "__row"').fetchall()
+        assert [r[0] for r in direct] == [r[2] for r in rows]
+    finally:
+        con.unregister(table)
+    return [r[1] for r in rows], [r[2] for r in rows]
+
+
+def arrow_table(case: Case, float32: bool = False) -> Any:
+    """The case as an Arrow table with a ``__row`` column (DOUBLE or FLOAT numeric columns)."""
     import pyarrow as pa
 
     arrays = {"__row": pa.array(range(case.n_rows), pa.int64())}
@@ -352,14 +366,29 @@ def duckdb_results(con: Any, case: Case, table: str, float32: bool = False) -> t
             arrays[n] = pa.array(vals, pa.int64())
         else:
             arrays[n] = pa.array(vals, pa.string())
-    con.register(table, pa.table(arrays))
+    return pa.table(arrays)
+
+
+def write_parquet(case: Case, path: Any, float32: bool = False, row_group: int = 0) -> None:
+    """The case as a parquet file with min/max statistics, in row groups of ``row_group`` rows
+    (0: one group, whose statistics cover the whole column)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(arrow_table(case, float32), path, row_group_size=row_group or None)
+
+
+def duckdb_file_results(
+    con: Any, case: Case, path: Any, float32: bool = False, row_group: int = 0
+) -> tuple[list, list]:
+    """Rule ids and labels with DuckDB reading a parquet file directly (through a view)."""
+    write_parquet(case, path, float32, row_group)
+    view = f"file_{path.stem}"
+    literal = str(path).replace("'", "''")
+    con.execute(f"CREATE VIEW \"{view}\" AS SELECT * FROM read_parquet('{literal}')")
     try:
-        rows = con.execute(_wrap(to_sql(case.rules, "duckdb", table=table))).fetchall()
-        label_sql = to_sql(case.rules, "duckdb", form="label")
-        direct = con.execute(f'SELECT {label_sql} FROM "{table}" ORDER BY "__row"').fetchall()
-        assert [r[0] for r in direct] == [r[2] for r in rows]
+        rows = con.execute(_wrap(to_sql(case.rules, "duckdb", table=view))).fetchall()
     finally:
-        con.unregister(table)
+        con.execute(f'DROP VIEW "{view}"')
     return [r[1] for r in rows], [r[2] for r in rows]
 
 
