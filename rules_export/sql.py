@@ -43,7 +43,9 @@ How the semantics of ``reference.py`` are kept on every engine:
 
 Only the dialects in ``rules_export.dialects.DIALECTS`` are rendered (their output parses back
 with sqlglot and their comparison semantics are known); any other name is a ValueError naming
-them. Engine caveats
+them. Features whose names differ only in letter case are refused for engines that resolve
+quoted identifiers regardless of case (DuckDB, SQLite, Spark, BigQuery, MySQL, T-SQL): the SQL
+would read one column for both; PostgreSQL and Snowflake tell them apart. Engine caveats
 (outside what SQL text can fix): PostgreSQL truncates identifiers to 63 bytes; SQLite turns
 text in a numeric column into 0.0 where the reference raises. Not run by the tests (no server
 here): MySQL and SQL Server compare strings under the column's collation (often
@@ -123,6 +125,22 @@ def nan_sorts_high(dialect: str | Dialect) -> bool:
     return dialect_traits(dialect).nan_test != "none"
 
 
+def check_feature_case(rules: RuleSet, dialect: str | Dialect) -> None:
+    """Refuse features whose names differ only in letter case where the engine resolves
+    quoted identifiers regardless of case: both would read one column there."""
+    if not dialect_traits(dialect).case_insensitive_names:
+        return
+    seen: dict[str, str] = {}
+    for name in rules.feature_names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise ValueError(
+                f"features {other!r} and {name!r} differ only in letter case: "
+                f"{_dialect_name(get_dialect(dialect))} resolves column names regardless of "
+                "case, so the SQL would read one column for both; rename one of them"
+            )
+
+
 class _Renderer:
     """Builds the expression tree for one rule set and one dialect."""
 
@@ -138,6 +156,7 @@ class _Renderer:
         self.rules = rules
         self.dialect = get_dialect(dialect)
         self.traits = dialect_traits(self.dialect)
+        check_feature_case(rules, self.dialect)
         t = self.traits
         nan_test = t.nan_test if t.nan_test != "none" else "inf_guard"
         self.nan_test = t.nan_test if nan_guard is None else nan_test if nan_guard else "none"

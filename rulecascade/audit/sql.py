@@ -51,10 +51,17 @@ def audit_sql(
     must hold the classes' type (integers for integer classes, and so on).
     """
     from rules_export.model import check_label_texts
-    from rules_export.sql import get_dialect, rule_id_expression
+    from rules_export.sql import dialect_traits, get_dialect, rule_id_expression
 
     check_label_texts(rules.classes)  # the target is compared with each class's literal
     d = get_dialect(dialect)
+    clash = [f for f in rules.feature_names if f != target and f.casefold() == target.casefold()]
+    if clash and dialect_traits(d).case_insensitive_names:
+        raise ValueError(
+            f"target {target!r} and feature {clash[0]!r} differ only in letter case: "
+            f"{dialect} resolves column names regardless of case, so the query would read "
+            "one column for both; rename one of them"
+        )
 
     def ident(name: str) -> exp.Identifier:
         return exp.to_identifier(name, quoted=True)

@@ -252,3 +252,11 @@ def test_spark_counts_equal_python(spark, breast_cancer):
         spark.createDataFrame(df.to_pandas()).createOrReplaceTempView(table)
         rows = [tuple(r) for r in spark.sql(audit_sql(rs, table, target, "spark")).collect()]
         assert counts_from_sql_rows(rs, rows) == audit_counts(rs, df, df[target].to_numpy())
+
+
+def test_a_target_differing_from_a_feature_only_in_case_is_refused():
+    rules = RuleSet(make_features(["y", "x"]), (0, 1), (Rule((Interval("y", low=0.5),), 1),))
+    with pytest.raises(ValueError, match="target 'Y' and feature 'y' differ only in letter case"):
+        audit_sql(rules, "t", "Y", "duckdb")
+    assert "GROUP BY" in audit_sql(rules, "t", "Y", "postgres")
+    assert "GROUP BY" in audit_sql(rules, "t", "y", "duckdb")  # the same column is fine

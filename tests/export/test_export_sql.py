@@ -430,3 +430,49 @@ def test_a_projection_too_deep_for_duckdb_and_sqlite_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         to_sql(rules(256), "duckdb")  # 256 + 5 levels
+
+
+def _case_pair() -> rx.RuleSet:
+    return rx.RuleSet(
+        rx.make_features(["a", "A"]), (0, 1), (rx.Rule((rx.Interval("A", 0.0, None),), 1),)
+    )
+
+
+@pytest.mark.parametrize("dialect", SUPPORTED)
+def test_features_differing_only_in_case_are_refused_where_names_ignore_case(dialect) -> None:
+    """DuckDB renames ``A`` to ``A_1`` on read and binds ``"A"`` to ``a``: silently wrong rule
+    ids. Refused, naming both features, on every engine that ignores the case of names."""
+    rs = _case_pair()
+    if not DIALECTS[dialect].case_insensitive_names:
+        assert to_sql(rs, dialect)  # PostgreSQL and Snowflake tell "a" and "A" apart
+        return
+    for form in ("select", "rule_id", "label"):
+        with pytest.raises(ValueError) as e:
+            to_sql(rs, dialect, form=form)
+        msg = str(e.value)
+        assert "features 'a' and 'A' differ only in letter case" in msg and dialect in msg
+    with pytest.raises(ValueError, match="differ only in letter case"):
+        rule_id_expression(rs, dialect)
+
+
+def test_duckdb_would_read_the_wrong_column_of_a_case_pair(tmp_path) -> None:
+    """Why the refusal: DuckDB reads a file with columns a and A as a and A_1."""
+    duckdb = pytest.importorskip("duckdb")
+    path = tmp_path / "pair.csv"
+    path.write_text("a,A\n1.0,-1.0\n")
+    con = duckdb.connect()
+    cols = [d[0] for d in con.execute(f"SELECT * FROM '{path}'").description]
+    assert cols[0] == "a" and cols[1] != "A"
+
+
+@pytest.mark.postgres
+def test_postgres_tells_a_case_pair_apart(pg) -> None:
+    rs = _case_pair()
+    with pg.cursor() as cur:
+        cur.execute('CREATE TEMP TABLE "pair" ("a" DOUBLE PRECISION, "A" DOUBLE PRECISION)')
+        cur.execute('INSERT INTO "pair" VALUES (1.0, -1.0), (-1.0, 1.0)')
+        cur.execute(f'SELECT {to_sql(rs, "postgres", form="rule_id")} FROM "pair"')
+        got = [r[0] for r in cur.fetchall()]
+        cur.execute('DROP TABLE "pair"')
+    want = rx.match(rs, {"a": np.array([1.0, -1.0]), "A": np.array([-1.0, 1.0])}).tolist()
+    assert got == want == [-1, 0]
