@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -477,8 +478,7 @@ class RuleSet:
         for f in feats:
             if not isinstance(f, Feature):
                 raise RuleSetError(f"not a Feature: {short_repr(f)}")
-        names = [f.name for f in feats]
-        dup = {n for n in names if names.count(n) > 1}
+        dup = {n for n, k in Counter(f.name for f in feats).items() if k > 1}  # linear
         if dup:
             raise RuleSetError(f"duplicate feature names: {sorted(dup)}")
         kinds = {f.name: f.kind for f in feats}
