@@ -277,16 +277,50 @@ def _version_check(doc: Any, source: str) -> None:
 def from_dict(doc: Any, source: str = "<dict>") -> RuleSet:
     """Validate plain JSON data (schema, then model) and build the rule set."""
     _version_check(doc, source)
-    from .schema import validate
+    from .schema import check_field_names, validate
 
     validate(doc, source)
+    check_field_names(doc, source)
+    _check_counts(doc, source)
     try:
-        return _build(doc, source)
+        rules = _build(doc, source)
     except RuleSetError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
         # the schema should have caught it; still one line, never a traceback
         raise RuleSetError(f"{source}: invalid rule set ({type(e).__name__}: {e})") from None
+    _check_version_holds(doc["format_version"], rules, source)
+    return rules
+
+
+def _check_counts(doc: dict[str, Any], source: str) -> None:
+    """Counts that cannot be (more rows covered than certified, ...), named by JSON path."""
+    g = doc.get("guarantee")
+    if not isinstance(g, dict):
+        return
+    pairs = [
+        ("certification_covered", "certification_rows"),
+        ("certification_errors", "certification_covered"),
+    ]
+    for part, whole in pairs:
+        a, b = g.get(part, 0), g.get(whole, 0)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > b:
+            raise RuleSetError(
+                f"{source}: $.guarantee.{part}: {_whole(a)} is more than "
+                f"$.guarantee.{whole} ({_whole(b)})"
+            )
+
+
+def _check_version_holds(version: str, rules: RuleSet, source: str) -> None:
+    """A file of format 1.0 cannot hold what 1.1 added (a reader of 1.0 would refuse it)."""
+    need = required_format_version(rules)
+    major, minor = (int(p) for p in version.split("."))
+    need_major, need_minor = (int(p) for p in need.split("."))
+    if major == need_major and minor < need_minor:
+        raise RuleSetError(
+            f'{source}: $.format_version: "{version}" cannot hold $.projection.sum_block '
+            f'(added in format {need}); write "{need}"'
+        )
 
 
 def _whole(value: Any) -> Any:

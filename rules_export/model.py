@@ -417,6 +417,21 @@ class Guarantee:
                 raise RuleSetError(
                     f"guarantee {name} must be a non-negative integer, got {short_repr(v)}"
                 )
+        if self.certification_covered > self.certification_rows:
+            raise RuleSetError(
+                f"guarantee certification_covered ({self.certification_covered}) exceeds "
+                f"certification_rows ({self.certification_rows}): the rules cannot cover more "
+                "rows than were certified"
+            )
+        if self.certification_errors > self.certification_covered:
+            raise RuleSetError(
+                f"guarantee certification_errors ({self.certification_errors}) exceeds "
+                f"certification_covered ({self.certification_covered}): errors are counted on "
+                "covered rows"
+            )
+        bound = self.error_upper_bound
+        if bound is not None and not 0.0 <= bound <= 1.0:
+            raise RuleSetError(f"guarantee error_upper_bound must lie in [0, 1], got {bound!r}")
         if not isinstance(self.method, str):
             raise RuleSetError(f"guarantee method must be a string, got {short_repr(self.method)}")
         object.__setattr__(self, "method", _check_text(self.method, "guarantee method"))

@@ -15,6 +15,7 @@ number or null, got "abc"``.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -314,3 +315,61 @@ def validate(doc: Any, source: str = "<dict>") -> None:
     msg = first_error(doc)
     if msg is not None:
         raise RuleSetError(f"{source}: {msg}")
+
+
+# --- near misses of known field names ------------------------------------------------------------
+
+
+def _edits(a: str, b: str) -> int:
+    """Characters inserted, deleted or replaced to turn ``a`` into ``b`` (difflib's opcodes)."""
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return sum(max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in ops if tag != "equal")
+
+
+def near_miss(key: str, known: Any) -> str | None:
+    """The known field that ``key`` (not itself known) is evidently a misspelling of: equal
+    regardless of case, or one edit away (two for names of five or more characters)."""
+    for k in known:
+        if key.casefold() == k.casefold():
+            return k
+    for k in known:
+        limit = 2 if len(k) >= 5 else 1 if len(k) >= 3 else 0
+        if limit and abs(len(key) - len(k)) <= limit and _edits(key, k) <= limit:
+            return k
+    return None
+
+
+def _open_objects(doc: Any) -> list[tuple[tuple[str | int, ...], Any, str]]:
+    """The objects of a document whose schema allows fields it does not name (kept for
+    forward compatibility): ``(path, object, schema $defs name or "")``."""
+    out: list[tuple[tuple[str | int, ...], Any, str]] = [((), doc, "")]
+    for i, rule in enumerate(doc.get("rules") or ()):
+        out.append((("rules", i), rule, "rule"))
+        if isinstance(rule, dict) and "stats" in rule:
+            out.append((("rules", i, "stats"), rule["stats"], "stats"))
+    if doc.get("guarantee") is not None:
+        out.append((("guarantee",), doc["guarantee"], "guarantee"))
+    return out
+
+
+def check_field_names(doc: Any, source: str = "<dict>") -> None:
+    """Refuse a field that is not in the schema but is a near miss of one that is (``"Mode"``
+    for ``"mode"``): it would be ignored and the default silently used. Other unknown fields
+    are allowed (a newer minor version may add them)."""
+    root = schema()
+    if not isinstance(doc, dict):
+        return
+    for path, obj, name in _open_objects(doc):
+        if not isinstance(obj, dict):
+            continue
+        node = root["$defs"][name] if name else root
+        known = node.get("properties", {})
+        for key in obj:
+            if key in known:
+                continue
+            meant = near_miss(key, known)
+            if meant is not None:
+                raise RuleSetError(
+                    f"{source}: {json_path((*path, key))}: unknown field {_clip(json.dumps(key))} "
+                    f"looks like {json.dumps(meant)} (it would be ignored); fix or remove it"
+                )

@@ -399,6 +399,43 @@ BAD_TEXTS: dict[str, tuple[Any, str]] = {
         lambda: rx.dumps(rich_rule_set()).replace('"note": "café"', '"note": "\\udc80"'),
         "$.metadata.note: string holds an unpaired surrogate",
     ),
+    "near miss in case": (
+        lambda: _edit(_set(("guarantee", "Mode"), "truth")),
+        '$.guarantee.Mode: unknown field "Mode" looks like "mode"',
+    ),
+    "near miss in a rule": (
+        lambda: _edit(_set(("rules", 1, "provenence"), "tree")),
+        '$.rules[1].provenence: unknown field "provenence" looks like "provenance"',
+    ),
+    "near miss in stats": (
+        lambda: _edit(_set(("rules", 0, "stats", "validaton_counts"), [1, 2, 3])),
+        '$.rules[0].stats.validaton_counts: unknown field "validaton_counts" looks like',
+    ),
+    "near miss at the top": (
+        lambda: _edit(_set(("Metadata",), {})),
+        '$.Metadata: unknown field "Metadata" looks like "metadata"',
+    ),
+    "two edits": (
+        lambda: _edit(_set(("guarantee", "certifcation_rowz"), 10)),
+        '$.guarantee.certifcation_rowz: unknown field "certifcation_rowz" looks like',
+    ),
+    "covered more than certified": (
+        lambda: _edit(_set(("guarantee", "certification_covered"), 1001)),
+        "$.guarantee.certification_covered: 1001 is more than $.guarantee.certification_rows "
+        "(1000)",
+    ),
+    "more errors than covered": (
+        lambda: _edit(_set(("guarantee", "certification_errors"), 701)),
+        "$.guarantee.certification_errors: 701 is more than $.guarantee.certification_covered",
+    ),
+    "bound outside [0, 1]": (
+        lambda: _edit(_set(("guarantee", "error_upper_bound"), 1.5)),
+        "error_upper_bound must lie in [0, 1], got 1.5",
+    ),
+    "sum_block in format 1.0": (
+        lambda: _edit(_set(("projection", "sum_block"), 1)),
+        '$.format_version: "1.0" cannot hold $.projection.sum_block (added in format 1.1)',
+    ),
     "code-like strings stay data": (
         lambda: _edit(_set(("rules", 0, "label"), "__import__('os').system('echo pwned')")),
         "not one of the classes",
@@ -444,7 +481,31 @@ def test_newer_minor_version_with_unknown_optional_fields_is_read() -> None:
     d["rules"][0]["future_rule_field"] = "ignored"
     d["rules"][0]["stats"]["future_stat"] = 3
     d["guarantee"]["future_guarantee_field"] = True
+    d["guarantee"]["calibrated_by"] = "a later tool"  # unknown and no near miss: kept out
     assert rx.loads(text_of(d)) == rich_rule_set()
+
+
+def test_near_miss_is_case_or_one_or_two_edits_of_a_known_field() -> None:
+    known = ("mode", "method", "max_error", "certification_rows", "in")
+    assert schema.near_miss("MODE", known) == "mode"
+    assert schema.near_miss("mod", known) == "mode"  # 1 edit of a 4-letter name
+    assert schema.near_miss("mo", known) is None  # 2 edits of a 4-letter name
+    assert schema.near_miss("max_eror", known) == "max_error"
+    assert schema.near_miss("maxerr", known) is None  # 3 edits
+    assert schema.near_miss("certification_rowz", known) == "certification_rows"
+    assert schema.near_miss("id", known) is None  # too short to guess
+    assert schema.near_miss("future_rule_field", known) is None
+
+
+def test_guarantee_counts_that_cannot_be_are_refused_in_python_too() -> None:
+    with pytest.raises(rx.RuleSetError, match="certification_covered .12. exceeds"):
+        rx.Guarantee(0.01, 0.95, certification_rows=10, certification_covered=12)
+    with pytest.raises(rx.RuleSetError, match="certification_errors .3. exceeds"):
+        rx.Guarantee(
+            0.01, 0.95, certification_rows=10, certification_covered=2, certification_errors=3
+        )
+    with pytest.raises(rx.RuleSetError, match="error_upper_bound must lie in"):
+        rx.Guarantee(0.01, 0.95, error_upper_bound=-0.1)
 
 
 def test_format_version_is_the_oldest_that_holds_the_rule_set() -> None:
