@@ -36,12 +36,19 @@ def load_rules(path: str) -> RuleSet:
     return rules_export.load(path)
 
 
-def read_data(path: str, typed: Sequence[str] | None = None) -> pl.DataFrame:
+def categorical_names(rules: RuleSet) -> list[str]:
+    """The features a rule set reads as categorical (read from CSV as text)."""
+    return [f.name for f in rules.features if f.kind == "categorical"]
+
+
+def read_data(
+    path: str, typed: Sequence[str] | None = None, text_columns: Sequence[str] = ()
+) -> pl.DataFrame:
     """The table in ``path`` (see ``read_table``: with ``typed``, a CSV's other columns are
-    read as text); a file without rows is an input error."""
+    read as text; ``text_columns`` always are); a file without rows is an input error."""
     from ..data import read_table
 
-    df = read_table(path, typed)
+    df = read_table(path, typed, text_columns)
     if df.height == 0:
         raise InputError(f"{path}: file has no rows")
     return df
@@ -106,6 +113,33 @@ def check_schema(rules: RuleSet, df: pl.DataFrame, data_path: str, rules_path: s
                 f"{data_path}: column {name!r}, row {row}: {s[row]!r} is not a number "
                 "(the rules treat the column as numeric)"
             )
+
+
+def warn_unknown_categories(rules: RuleSet, df: pl.DataFrame, path: str) -> None:
+    """A ``warning:`` line on stderr per categorical feature the rules use whose values (there
+    are some) never equal a category the rules know: its conditions then match no row, which
+    is seldom meant (codes written differently, another encoding, another column)."""
+    used = set(rules.used_features)
+    for f in rules.features:
+        if f.kind != "categorical" or f.name not in used or f.name not in df.columns:
+            continue
+        known = set(f.categories)
+        for r in rules.rules:
+            known.update(v for c in r.conditions if c.feature == f.name for v in c.values)
+        col = df.get_column(f.name)
+        if col.dtype not in (pl.String, pl.Utf8) and not col.dtype.is_integer():
+            continue  # check_schema / evaluation name a column of another type
+        values = col.cast(pl.String).drop_nulls().unique()
+        if values.len() == 0 or values.is_in(sorted(known)).any():
+            continue
+        seen = ", ".join(repr(v) for v in values.sort().head(3).to_list())
+        cats = ", ".join(repr(v) for v in sorted(known)[:3])
+        click.echo(
+            f"warning: {path}: column {f.name!r}: no value is a category the rules know "
+            f"(values {seen}{', ...' if values.len() > 3 else ''}; categories {cats}"
+            f"{', ...' if len(known) > 3 else ''}): its conditions match no row",
+            err=True,
+        )
 
 
 def rule_ids(rules: RuleSet, df: pl.DataFrame, path: str, quiet: bool) -> np.ndarray:

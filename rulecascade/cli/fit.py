@@ -130,7 +130,7 @@ def fit(
     if keep_inputs and projection is None:
         raise CliError("--keep-inputs needs --projection")
     check_out(out, data)  # say so before the fit, not after it
-    df = read_data(data)
+    df = read_data(data, text_columns=categorical)  # codes such as "01" as written, not 1
     need_columns(df, [target], data, "target")
     if model_column is not None:
         need_columns(df, [model_column], data, "model")

@@ -10,12 +10,14 @@ from rules_export.reference import InputError
 
 from .errors import EXIT_BROKEN, CliError, guard, one_line
 from .files import (
+    categorical_names,
     check_schema,
     features_frame,
     load_rules,
     need_columns,
     read_data,
     rule_ids,
+    warn_unknown_categories,
 )
 from .options import FORMAT, PROBABILITY, QUIET
 from .text import audit_text, diff_text, show_text
@@ -78,10 +80,11 @@ def audit(rules_path: str, data: str, target: str, alpha: float, fmt: str, quiet
     from ..audit import audit as run_audit
 
     rules = load_rules(rules_path)
-    df = read_data(data)
+    df = read_data(data, text_columns=categorical_names(rules))
     need_columns(df, [target], data, "target")
     X = features_frame(df, rules, data)
     check_schema(rules, X, data, rules_path)
+    warn_unknown_categories(rules, X, data)
     ids = rule_ids(rules, X, data, quiet)
     from ..data import as_labels
 

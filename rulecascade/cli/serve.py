@@ -11,6 +11,7 @@ from rules_export.model import answer_kind
 
 from .errors import CliError, guard, one_line
 from .files import (
+    categorical_names,
     check_out,
     check_schema,
     features_frame,
@@ -18,6 +19,7 @@ from .files import (
     load_rules,
     read_data,
     rule_ids,
+    warn_unknown_categories,
     write_table,
     write_text,
     writer_for,
@@ -60,7 +62,8 @@ def apply(
         answer_kind(rules.classes)
     except ValueError as e:
         raise CliError(f"{rules_path}: {e}") from None
-    df = read_data(data, typed=rules.used_features)  # columns passed through stay as written
+    # columns passed through stay as written; categorical codes such as "01" too
+    df = read_data(data, typed=rules.used_features, text_columns=categorical_names(rules))
     for name, option in ((rule_id_column, "--rule-id-column"), (label_column, "--label-column")):
         if name in df.columns:
             raise CliError(
@@ -68,6 +71,7 @@ def apply(
             )
     X = features_frame(df, rules, data)
     check_schema(rules, X, data, rules_path)
+    warn_unknown_categories(rules, X, data)
     ids = rule_ids(rules, X, data, quiet)
     labels = [r.label for r in rules.rules] + [None]
     pred = labels_series(label_column, [labels[i] for i in ids], rules.classes)

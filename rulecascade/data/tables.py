@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, Union
@@ -44,12 +45,18 @@ TableLike: TypeAlias = Union[
 _TABLE_SUFFIXES = {".parquet", ".pq", ".csv", ".tsv", ".arrow", ".feather", ".ipc", ".npy"}
 
 
-def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = None) -> pl.DataFrame:
+def read_table(
+    path: str | os.PathLike[str],
+    typed: Collection[str] | None = None,
+    text_columns: Collection[str] = (),
+) -> pl.DataFrame:
     """Read parquet, CSV/TSV, Arrow IPC or .npy into a polars frame; errors name the file.
 
     With ``typed``, a CSV's columns not named there are read as text, exactly as written
     (``00123`` stays ``00123``, ``1.50`` stays ``1.50``); the named ones get inferred types.
-    Other formats keep their stored types."""
+    ``text_columns`` (the categorical features of a rule set) are read from CSV as text in
+    any case: inferred as integers, codes such as ``"01"`` would become ``1`` and match no
+    category. Other formats keep their stored types."""
     p = Path(path)
     try:
         fh, _ = open_regular(p)  # a FIFO or device would hang or never end
@@ -64,7 +71,7 @@ def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = Non
             df = pl.read_parquet(p)
         elif suffix in (".csv", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
-            df = _read_csv(p, sep, typed)
+            df = _read_csv(p, sep, typed, text_columns)
         elif suffix in (".arrow", ".feather", ".ipc"):
             df = pl.read_ipc(p)
         elif suffix == ".npy":
@@ -85,7 +92,9 @@ def read_table(path: str | os.PathLike[str], typed: Collection[str] | None = Non
     return df
 
 
-def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
+def _read_csv(
+    p: Path, sep: str, typed: Collection[str] | None, text_columns: Collection[str] = ()
+) -> pl.DataFrame:
     """A CSV file as polars reads it (all text but ``typed``, see ``read_table``); a file
     polars fails on, or reads with a quote left open, is an error naming the row and line."""
     problem = csv_check.check_head(p)  # before polars reads a binary file into memory
@@ -93,10 +102,13 @@ def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
         raise InputError(f"{p}: {problem}")
     try:
         if typed is None:
-            df = pl.read_csv(p, separator=sep, infer_schema_length=10000)
+            df = pl.read_csv(
+                p, separator=sep, infer_schema_length=10000, schema_overrides=_as_text(text_columns)
+            )
         else:
             df = pl.read_csv(p, separator=sep, infer_schema=False)
-            wanted = [i for i, name in enumerate(df.columns) if name in set(typed)]
+            infer = set(typed) - set(text_columns)
+            wanted = [i for i, name in enumerate(df.columns) if name in infer]
             if wanted:
                 inferred = pl.read_csv(p, separator=sep, columns=wanted, infer_schema_length=10000)
                 df = df.with_columns(
@@ -112,6 +124,17 @@ def _read_csv(p: Path, sep: str, typed: Collection[str] | None) -> pl.DataFrame:
         if problem:
             raise InputError(f"{p}: {problem}")
     return _fix_header(df, p, sep)
+
+
+def _as_text(names: Collection[str]) -> dict[str, Any]:
+    """polars ``schema_overrides`` reading ``names`` as strings; a header name holding ``"``
+    is also given as polars spells it (doubled quotes, see ``_fix_header``)."""
+    out: dict[str, Any] = {}
+    for n in names:
+        out[n] = pl.String
+        if '"' in n:
+            out[n.replace('"', '""')] = pl.String
+    return out
 
 
 def _fix_header(df: pl.DataFrame, path: Path, sep: str) -> pl.DataFrame:
@@ -193,7 +216,7 @@ def _first_line(e: BaseException) -> str:
 
 def _unique_names(names: list[str]) -> None:
     """Refuse repeated column names, naming them."""
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, k in Counter(names).items() if k > 1)
     if dup:
         raise InputError(
             f"duplicate column name(s) {', '.join(map(repr, dup))}: names must be unique"

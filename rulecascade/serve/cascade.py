@@ -378,7 +378,8 @@ class Cascade:
         elif isinstance(X, (str, os.PathLike)):
             from ..data import read_table
 
-            X = read_table(X)
+            cats = [f.name for f in self.rules.features if f.kind == "categorical"]
+            X = read_table(X, text_columns=cats)  # CSV codes such as "01" as written
         t_rep = 0.0
         Z = X
         if self.representation is not None:

@@ -48,7 +48,7 @@ def select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
     """A polars DataFrame holding the used columns of a non-numpy input (read by name)."""
     used = list(cr.used)
     if isinstance(X, (str, os.PathLike)):
-        X = _data.read_table(X)
+        X = _data.read_table(X, text_columns=tuple(cr.categories))  # CSV codes as written
     if isinstance(X, pl.LazyFrame):
         names = X.collect_schema().names()
         if all(n in names for n in used):

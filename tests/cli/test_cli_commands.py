@@ -35,9 +35,11 @@ TARGET = "benign"
 
 
 def _rules(features, **kw) -> RuleSet:
-    """Hand-written rules on breast cancer (benign=1), with plausible fit statistics."""
+    """Hand-written rules on breast cancer (benign=1), with plausible fit statistics; a
+    feature named ``zone`` is categorical ("01".."04")."""
+    cats = {"zone": ["01", "02", "03", "04"]}
     base = dict(
-        features=make_features(features),
+        features=make_features(features, [f for f in features if f in cats], cats),
         classes=(0, 1),
         rules=(
             Rule(
@@ -728,3 +730,86 @@ def test_audit_says_when_the_guarantee_was_not_certified(files, tmp_path):
             ok=(0, 1)).stdout
     )  # fmt: skip
     assert certified["set"]["certified"] is True
+
+
+# --- categorical codes in CSV files ----------------------------------------------------------------
+def _zone_frame(files) -> pl.DataFrame:
+    """Breast cancer with a zero-padded code column: the quartile of worst_radius, "01".."04"."""
+    df = files["frame"]
+    q = df["worst_radius"].rank("ordinal") * 4 // (df.height + 1)
+    return df.with_columns(zone=pl.format("0{}", (q + 1).cast(pl.Int64)))
+
+
+def _zone_rules(files) -> RuleSet:
+    """zone "01" (small tumours) -> benign, "04" -> malignant; the categories as fitted."""
+    return _rules(
+        [*files["features"], "zone"],
+        rules=(Rule((InSet("zone", ("01",)),), 1), Rule((InSet("zone", ("04",)),), 0)),
+    )
+
+
+def test_categorical_codes_from_csv_match_as_in_parquet(files, tmp_path):
+    """polars infers "01" as the integer 1: apply on the CSV answered 0% and audit said
+    "every bound holds" on rules that read nothing. The rules' categorical columns are read
+    as text; CSV and parquet of the same data give the same answers and the same audit."""
+    df = _zone_frame(files)
+    pq, csv = tmp_path / "zone.parquet", tmp_path / "zone.csv"
+    df.write_parquet(pq)
+    df.write_csv(csv)
+    assert pl.read_csv(csv)["zone"].dtype == pl.Int64  # the trap
+    rp = tmp_path / "zone_rules.json"
+    _zone_rules(files).save(rp)
+    outs = {}
+    for src in (pq, csv):
+        out = tmp_path / f"applied_{src.suffix[1:]}.parquet"
+        res = run("apply", rp, src, "-o", out)
+        assert "warning" not in res.stderr
+        outs[src.suffix] = pl.read_parquet(out)
+    ids = outs[".csv"]["rule_id"]
+    assert ids.to_list() == outs[".parquet"]["rule_id"].to_list()
+    assert (ids == 0).sum() > 100 and (ids == 1).sum() > 100
+    assert outs[".csv"]["zone"].to_list() == df["zone"].to_list()  # "01", as written
+    from rulecascade import Cascade
+    from rulecascade.serve import match
+
+    rules = _zone_rules(files)
+    assert match(rules, str(csv)).tolist() == ids.to_list()  # a path given to the library
+    cascade = Cascade(rules, lambda X: np.full(len(X), 0))
+    assert cascade.predict(str(csv)).tolist() == cascade.predict(str(pq)).tolist()
+    audits = [
+        run("audit", rp, src, "--target", TARGET, "--format", "json", ok=(0, 1))
+        for src in (pq, csv)
+    ]
+    assert audits[0].exit_code == audits[1].exit_code
+    assert json.loads(audits[0].stdout) == json.loads(audits[1].stdout)
+
+
+def test_fit_reads_categorical_codes_from_csv_as_written(files, tmp_path):
+    csv = tmp_path / "zone_fit.csv"
+    _zone_frame(files).write_csv(csv)
+    out = tmp_path / "fitted.json"
+    run("fit", csv, "--target", TARGET, "--categorical", "zone", "-o", out)
+    zone = [f for f in json.loads(out.read_text())["features"] if f["name"] == "zone"]
+    assert zone and zone[0]["categories"] == ["01", "02", "03", "04"]
+
+
+def test_categorical_values_that_never_match_are_a_warning(files, tmp_path):
+    """Codes stored as integers (1..4 for "01".."04"): the conditions on them match no row.
+    apply and audit say so on stderr; audit still exits by its bounds."""
+    df = _zone_frame(files).with_columns(pl.col("zone").cast(pl.Int64))
+    src = tmp_path / "zone_int.parquet"
+    df.write_parquet(src)
+    rp = tmp_path / "zone_rules.json"
+    _zone_rules(files).save(rp)
+    res = run("apply", rp, src, "-o", tmp_path / "o.parquet")
+    warn = [ln for ln in res.stderr.splitlines() if ln.startswith("warning: ")]
+    assert len(warn) == 1, res.stderr
+    assert f"{src}: column 'zone': no value is a category the rules know" in warn[0]
+    assert "values '1', '2', '3', ...; categories '01', '02', '03', ..." in warn[0]
+    res = run("audit", rp, src, "--target", TARGET, ok=(0, 1))
+    assert any(ln.startswith("warning: ") and "'zone'" in ln for ln in res.stderr.splitlines())
+    assert "verdict:" in res.stdout
+    # some values known: no warning
+    part = df.with_columns(pl.col("zone").cast(pl.String).replace("1", "01"))
+    part.write_parquet(src)
+    assert "warning" not in run("apply", rp, src, "-o", tmp_path / "o2.parquet").stderr
