@@ -32,6 +32,7 @@ try:
         reference_labels,
         same_labels,
         sqlite_results,
+        statistics_trap_cases,
     )
 except ImportError:  # tests/ imported as a package
     from tests.export.test_export_cases import (  # type: ignore[no-redef]
@@ -47,6 +48,7 @@ except ImportError:  # tests/ imported as a package
         reference_labels,
         same_labels,
         sqlite_results,
+        statistics_trap_cases,
     )
 
 import rules_export as rx
@@ -115,41 +117,9 @@ def test_duckdb_on_parquet_files_agrees(duck, files, case: Case) -> None:
     check(c32, "DuckDB on a parquet file (FLOAT)", ids, labels)
 
 
-def _statistics_trap_cases() -> list[Case]:
-    """Rule sets whose every comparison the file's min/max statistics (which leave NaN out)
-    call always true: an engine that trusts them answers the NaN rows."""
-    x = [math.nan, 1.0, 0.2, None, 0.7]
-    sides = [(0.5, None), (None, 2.0), (0.1, 2.0), (-1e300, None)]
-    out = []
-    for low, high in sides:
-        rules = rx.RuleSet(
-            rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", low, high),), 1),)
-        )
-        out.append(Case(rules, {"a": x}, {"a": "double"}, len(x)))
-    inf = [math.nan, math.inf, -math.inf, 3.0, None]
-    for low, high in [(None, 1e308), (-1e308, None), (2.0, None)]:
-        rules = rx.RuleSet(
-            rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", low, high),), 1),)
-        )
-        out.append(Case(rules, {"a": inf}, {"a": "double"}, len(inf)))
-    # min -0.0 and no NULL: DuckDB folds even ISNAN(x) to FALSE with these statistics
-    zero = [math.nan, 0.0, -0.0]
-    rules = rx.RuleSet(
-        rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", None, 0.5),), 1),)
-    )
-    out.append(Case(rules, {"a": zero}, {"a": "double"}, len(zero)))
-    proj = rx.Projection(("a", "b"), ("z",), (0.0, 0.0), ((1.0, 1.0),))
-    rules = rx.RuleSet(
-        rx.make_features(["a", "b"]), (0, 1), (rx.Rule((rx.Interval("z", None, 10.0),), 1),), proj
-    )
-    cols = {"a": [math.nan, 1.0, 0.5, 0.2], "b": [1.0, 2.0, None, 0.3]}
-    out.append(Case(rules, cols, {"a": "double", "b": "double"}, 4))
-    return out
-
-
 @pytest.mark.parametrize("k", range(9))
 def test_parquet_statistics_do_not_let_nan_match(duck, files, k) -> None:
-    case = _statistics_trap_cases()[k]
+    case = statistics_trap_cases()[k]
     want = reference_ids(case)
     assert want[0] == -1  # the first row is NaN (or a NaN sum): no rule
     for float32, row_group in itertools.product((False, True), (0, 2)):

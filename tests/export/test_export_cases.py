@@ -392,6 +392,38 @@ def duckdb_file_results(
     return [r[1] for r in rows], [r[2] for r in rows]
 
 
+def statistics_trap_cases() -> list[Case]:
+    """Rule sets whose every comparison the file's min/max statistics (which leave NaN out)
+    call always true: an engine that trusts them answers the NaN rows."""
+    x = [math.nan, 1.0, 0.2, None, 0.7]
+    sides = [(0.5, None), (None, 2.0), (0.1, 2.0), (-1e300, None)]
+    out = []
+    for low, high in sides:
+        rules = rx.RuleSet(
+            rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", low, high),), 1),)
+        )
+        out.append(Case(rules, {"a": x}, {"a": "double"}, len(x)))
+    inf = [math.nan, math.inf, -math.inf, 3.0, None]
+    for low, high in [(None, 1e308), (-1e308, None), (2.0, None)]:
+        rules = rx.RuleSet(
+            rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", low, high),), 1),)
+        )
+        out.append(Case(rules, {"a": inf}, {"a": "double"}, len(inf)))
+    # min -0.0 and no NULL: DuckDB folds even ISNAN(x) to FALSE with these statistics
+    zero = [math.nan, 0.0, -0.0]
+    rules = rx.RuleSet(
+        rx.make_features(["a"]), (0, 1), (rx.Rule((rx.Interval("a", None, 0.5),), 1),)
+    )
+    out.append(Case(rules, {"a": zero}, {"a": "double"}, len(zero)))
+    proj = rx.Projection(("a", "b"), ("z",), (0.0, 0.0), ((1.0, 1.0),))
+    rules = rx.RuleSet(
+        rx.make_features(["a", "b"]), (0, 1), (rx.Rule((rx.Interval("z", None, 10.0),), 1),), proj
+    )
+    cols = {"a": [math.nan, 1.0, 0.5, 0.2], "b": [1.0, 2.0, None, 0.3]}
+    out.append(Case(rules, cols, {"a": "double", "b": "double"}, 4))
+    return out
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

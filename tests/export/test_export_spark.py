@@ -21,6 +21,8 @@ try:
         reference_ids,
         reference_labels,
         same_labels,
+        statistics_trap_cases,
+        write_parquet,
     )
 except ImportError:  # tests/ imported as a package
     from tests.export.test_export_cases import (  # type: ignore[no-redef]
@@ -31,6 +33,8 @@ except ImportError:  # tests/ imported as a package
         reference_ids,
         reference_labels,
         same_labels,
+        statistics_trap_cases,
+        write_parquet,
     )
 
 import rules_export as rx
@@ -70,6 +74,21 @@ def spark_results(spark, case: Case, float32: bool = False) -> tuple[list, list]
     return [r[1] for r in out], [r[2] for r in out]
 
 
+def spark_file_results(spark, case: Case, path, float32: bool = False, row_group: int = 0):
+    """Rule ids and labels with Spark reading a parquet file directly."""
+    write_parquet(case, path, float32, row_group)
+    table = next(_names)
+    spark.read.parquet(str(path)).createOrReplaceTempView(table)
+    try:
+        sql = to_sql(case.rules, "spark", table=table)
+        out = spark.sql(
+            f"SELECT `__row`, `rule_id`, `prediction` FROM ({sql}) AS q ORDER BY `__row`"
+        ).collect()
+    finally:
+        spark.catalog.dropTempView(table)
+    return [r[1] for r in out], [r[2] for r in out]
+
+
 def check(case: Case, engine: str, ids: list[int], labels: list) -> None:
     want = reference_ids(case)
     assert ids == want, f"{engine} disagrees with the reference:\n{explain(case, ids, want)}"
@@ -84,6 +103,27 @@ def test_spark_double_and_float_columns_agree(spark, case: Case) -> None:
     c32 = case.float32()
     ids, labels = spark_results(spark, c32, float32=True)
     check(c32, "Spark FLOAT", ids, labels)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=SUPPRESSED)
+@given(case=cases(max_rows=25))
+def test_spark_on_parquet_files_agrees(spark, tmp_path_factory, case: Case) -> None:
+    d = tmp_path_factory.mktemp("spark_parquet", numbered=True)
+    ids, labels = spark_file_results(spark, case, d / "double.parquet")
+    check(case, "Spark on a parquet file (DOUBLE)", ids, labels)
+    c32 = case.float32()
+    ids, labels = spark_file_results(spark, c32, d / "float.parquet", float32=True, row_group=3)
+    check(c32, "Spark on a parquet file (FLOAT)", ids, labels)
+
+
+def test_spark_parquet_statistics_do_not_let_nan_match(spark, tmp_path) -> None:
+    """The files whose min/max statistics (NaN left out) fooled DuckDB: Spark uses them only
+    to skip row groups for filters, and agrees with the reference on every row."""
+    for k, case in enumerate(statistics_trap_cases()):
+        want = reference_ids(case)
+        for float32 in (False, True):
+            got = spark_file_results(spark, case, tmp_path / f"trap_{k}_{float32}.parquet", float32)
+            assert got[0] == want, (k, float32)
 
 
 def test_spark_nan_guard_and_threshold_neighbours(spark) -> None:
