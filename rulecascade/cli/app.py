@@ -9,6 +9,7 @@ from .demo import demo
 from .fit import fit
 from .review import audit, diff_cmd, show
 from .serve import apply, export
+from .warm import warmup_cmd
 
 MAIN_HELP = """\
 Pure-region rules that answer the easy rows before an expensive classifier runs.
@@ -27,7 +28,7 @@ Exit codes:
 
 class CommandGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["fit", "show", "apply", "export", "audit", "diff", "demo"]
+        return ["fit", "show", "apply", "export", "audit", "diff", "demo", "warmup"]
 
 
 @click.group(
@@ -40,5 +41,5 @@ def main() -> None:
     pass
 
 
-for command in (fit, show, apply, export, audit, diff_cmd, demo):
+for command in (fit, show, apply, export, audit, diff_cmd, demo, warmup_cmd):
     main.add_command(command)

@@ -32,7 +32,9 @@ __all__ = ["category_lookup", "column_values"]
 _NUMBER_KINDS = "fiub"
 
 
-def category_lookup(frame_categories: Sequence[Any], code_of: Mapping[str, int]) -> np.ndarray | None:
+def category_lookup(
+    frame_categories: Sequence[Any], code_of: Mapping[str, int]
+) -> np.ndarray | None:
     """Float64 table: a frame's category ``k`` -> its code in the rule set (``-1``: unseen);
     one more entry (NaN) at the end for missing values. None when a category is neither a
     string nor an integer (the general path names the bad value)."""

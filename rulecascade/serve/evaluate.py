@@ -81,16 +81,31 @@ def _run_kernel(cr: CompiledRules, chosen: str, M: np.ndarray, raw: bool, out: n
     if chosen == "buckets":
         f_col = cr.f_col_schema if raw else cr.f_col
         covered = run_parallel(
-            match_buckets_parallel, match_buckets_serial, n, M, f_col, *cr.buckets, out
+            match_buckets_parallel,
+            match_buckets_serial,
+            n,
+            M,
+            f_col,
+            *cr.buckets,
+            out,
+            generic=(0,),
         )
     elif chosen == "cells":
         f_col = cr.f_col_schema if raw else cr.f_col
         covered = run_parallel(
-            match_cells_parallel, match_cells_serial, n, M, *cr.cell_arrays(f_col), out
+            match_cells_parallel,
+            match_cells_serial,
+            n,
+            M,
+            *cr.cell_arrays(f_col),
+            out,
+            generic=(0,),
         )
     else:
         cond_col = cr.cond_col_schema if raw else cr.cond_col
-        covered = run_parallel(match_parallel, match_serial, n, M, *cr.kernel_arrays(cond_col), out)
+        covered = run_parallel(
+            match_parallel, match_serial, n, M, *cr.kernel_arrays(cond_col), out, generic=(0,)
+        )
     return int(covered)
 
 

@@ -37,6 +37,7 @@ def fill_projection(cr: CompiledRules, A: np.ndarray, in_pos: np.ndarray, M: np.
         proj.block_size,
         M,
         len(cr.direct),
+        generic=(0, 5),
     )
 
 
@@ -254,12 +255,15 @@ def frame_matrix(cr: CompiledRules, X: Any) -> np.ndarray | None:
         values.update({n: enc[:, j] for j, n in enumerate(slow)})
     n = _data.count_rows(X)
     parts = {k: v if isinstance(v, list) else [v] for k, v in values.items()}
-    narrow = proj is None and all(  # exact in float32: the same comparisons, half the bytes
-        p.dtype.str[1:] in _FLOAT32_EXACT
-        if name not in cr.categories
-        else len(cr.categories[name]) <= 1 << 24
-        for name in cr.direct
-        for p in parts[name]
+    narrow = (
+        proj is None
+        and all(  # exact in float32: the same comparisons, half the bytes
+            p.dtype.str[1:] in _FLOAT32_EXACT
+            if name not in cr.categories
+            else len(cr.categories[name]) <= 1 << 24
+            for name in cr.direct
+            for p in parts[name]
+        )
     )
     M = np.empty((n, len(cr.columns)), dtype=np.float32 if narrow else np.float64, order="F")
     for k, name in enumerate(cr.direct):
