@@ -1,4 +1,4 @@
-"""One column of a pandas, polars or pyarrow frame as the numbers the rule kernels read, without
+"""One column of a pandas, polars or pyarrow frame (or a mapping of numpy columns) as the numbers the rule kernels read, without
 going through another frame library.
 
 ``column_values(X, name, kind, categories)`` returns a 1-D numpy array (or, for a chunked Arrow
@@ -10,7 +10,8 @@ column, a list of arrays, one per chunk) holding:
 * for a categorical feature, float64 codes into ``categories`` (``-1``: a value not among them,
   NaN: missing), read through the column's own codes (pandas ``Categorical``, polars
   ``Categorical`` / ``Enum``, Arrow dictionaries): the column's category list is mapped to
-  ``categories`` once, then one table look-up per row.
+  ``categories`` once, then one table look-up per row (a numpy string array in a mapping of
+  columns: its distinct values, found once).
 
 It returns ``None`` for a column it has no fast reading of (strings, objects, mixed values,
 128-bit integers, ...): the caller then converts that column the general way, which gives the
@@ -69,6 +70,9 @@ def column_values(
         return _polars(X.get_column(name), kind, code_of)
     if is_pandas(X):
         return _pandas(X[name], kind, code_of)
+    if isinstance(X, Mapping):
+        v = X[name]
+        return _numpy(v, kind, code_of) if isinstance(v, np.ndarray) else None
     if is_arrow(X):
         col = X.column(name)
         chunks = getattr(col, "chunks", [col])
@@ -80,6 +84,19 @@ def column_values(
             out.append(v)
         return out
     return None
+
+
+def _numpy(arr: np.ndarray, kind: str, code_of: Mapping[str, int] | None) -> np.ndarray | None:
+    if arr.ndim != 1:
+        return None
+    if kind != CATEGORICAL:
+        return arr if arr.dtype.kind in _NUMBER_KINDS else None
+    if arr.dtype.kind != "U":
+        return None
+    assert code_of is not None
+    values, inverse = np.unique(arr, return_inverse=True)  # each distinct string mapped once
+    lut = category_lookup(values.tolist(), code_of)
+    return None if lut is None else lut[inverse]
 
 
 def _polars(s: pl.Series, kind: str, code_of: Mapping[str, int] | None) -> np.ndarray | None:

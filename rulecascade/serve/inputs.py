@@ -220,6 +220,10 @@ def _frame_names(X: Any) -> list[str] | None:
         names = list(X.columns)
     elif is_arrow(X) and hasattr(X, "schema") and hasattr(X, "column"):
         names = list(X.schema.names)
+    elif isinstance(X, Mapping) and X and all(isinstance(v, np.ndarray) for v in X.values()):
+        if len({v.shape[0] if v.ndim else -1 for v in X.values()}) != 1:
+            return None  # lengths differ: the general path names the column
+        names = list(X)
     else:
         return None
     return names if len(set(names)) == len(names) else None
