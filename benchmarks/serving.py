@@ -234,17 +234,23 @@ def main() -> None:
         lines += [
             f"## Cascade vs the {ref_name} alone, per batch size",
             "",
-            "Goal: speed-up >= min(1/(1-c), 20) / 2 at coverage c.",
+            "Goal: speed-up >= min(1/(1-c), 20) / 2 at coverage c"
+            + (
+                "."
+                if ref is model
+                else " (batches up to the served rows: the 1M batch only for "
+                "the 100-tree model, to keep the run short)."
+            ),
             "",
             "| input | batch rows | coverage | model (ms) | cascade (ms) | speed-up | goal | met |",
             "|---|---:|---:|---:|---:|---:|---:|:---:|",
         ]
         casc = Cascade(rules, ref)
         for kind in ("pandas", "polars"):
-            for size in sizes:
+            for size in sizes if ref is model else [s for s in sizes if s <= served.height]:
                 src = served if size <= served.height else grow(served, size)
                 X = take(as_inputs(src)[kind] if size > served.height else inputs[kind], size)
-                reps = repeats if size < 100_000 else max(2, repeats - 2)
+                reps = repeats if size < 100_000 else 2
                 t_model = best_of(model_on(ref, kind, X, template), reps)
                 t_casc = best_of(lambda X=X, casc=casc: casc.predict(X), reps)
                 c = casc.stats.last.coverage
