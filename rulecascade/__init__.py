@@ -12,6 +12,7 @@ _LAZY.update(  # serving: fast rule evaluation and the cascade runtime
         "compile_rules": "serve.compile",
         "match": "serve.evaluate",
         "apply_in_spark": "serve.spark",
+        "warmup": "serve.warmup",
     }
 )
 _LAZY.update(  # audit and comparison of rule sets

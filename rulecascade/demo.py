@@ -148,6 +148,7 @@ def run_demo(
     from .data import to_polars as _to_polars
     from .learn.estimator import RuleLearner
     from .serve.cascade import Cascade
+    from .serve.warmup import warmup
 
     say = echo or click.echo
     t0 = time.perf_counter()
@@ -189,6 +190,7 @@ def run_demo(
         bar.update()
 
         bar.set_description(steps[3])
+        warmup(quiet=True)  # the kernels compiled (or loaded) before anything is timed
         model_pred = model(X_test)
         cascade = Cascade(rules, model)
         pred, rule_ids = cascade.predict(X_test, return_rule=True)

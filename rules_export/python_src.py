@@ -7,10 +7,12 @@ The generated module holds the rules as data (``RULES``) and a small interpreter
 * ``match_columns(columns) -> list[int]`` / ``predict_columns(columns) -> list``: the same for
   a mapping of column name -> sequence of values.
 
-Semantics are those of ``reference.py``: numeric values are converted with ``float()`` and
-compared in float64 (``None`` and NaN never match; +/-inf compare as numbers); categorical values
-match as exact strings, integers as their decimal text; projection features are summed in the
-order ``Projection`` defines. Feature names and values only ever appear in the module as string literals (``repr``), so
+Semantics are those of ``reference.py``: numeric values (numbers, numpy numbers,
+``decimal.Decimal``) are converted with ``float()`` and compared in float64 (``None`` and NaN
+never match; +/-inf compare as numbers); categorical values match as exact strings, integers as
+their decimal text, and ``bytes`` are refused (decode them first); a feature ``<column>_<i>``
+absent from the input is element ``i`` of its list column ``<column>`` (embeddings); projection
+features are summed in the order ``Projection`` defines. Feature names and values only ever appear in the module as string literals (``repr``), so
 no name can inject code; the module passes ``ruff check`` and ``compile()``.
 """
 
@@ -37,7 +39,7 @@ def _is_missing_marker(value):
 def _to_float(value, name, where):
     if value is None or _is_missing_marker(value):
         return math.nan
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, decimal.Decimal)):
         number = value
     elif getattr(getattr(value, "dtype", None), "kind", "") in ("f", "i", "u", "b"):
         number = value  # a numpy scalar
@@ -76,6 +78,61 @@ _USED = tuple(
     and name in PROJECTION["inputs"]
     and any(cond[0] in PROJECTION["outputs"] for _label, conditions in RULES for cond in conditions)
 )
+
+
+def _list_source(name):
+    # feature "emb_3" may be element 3 of the list column "emb"
+    head, sep, tail = name.rpartition("_")
+    if not (sep and head and tail.isascii() and tail.isdecimal()) or str(int(tail)) != tail:
+        return None
+    return head, int(tail)
+
+
+_LISTS = {name: _list_source(name) for name in _USED}
+
+
+def _is_missing(value):
+    return (
+        value is None
+        or _is_missing_marker(value)
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def _is_list(value):
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__")
+
+
+def _row_value(row, name):
+    try:
+        return row[name]
+    except KeyError:
+        pass
+    source = _LISTS[name]
+    if source is not None and source[0] in row:
+        value = row[source[0]]
+        if _is_missing(value):
+            return None
+        if _is_list(value) and source[1] < len(value):
+            return value[source[1]]
+    raise InputError(f"missing column {name!r}")
+
+
+def _column_values(columns, name):
+    try:
+        return columns[name]
+    except KeyError:
+        pass
+    source = _LISTS[name]
+    if source is not None and source[0] in columns and _is_list(columns[source[0]]):
+        lists = list(columns[source[0]])
+        if all(_is_missing(v) or _is_list(v) for v in lists):
+            lengths = {len(v) for v in lists if not _is_missing(v)}
+            if len(lengths) > 1:
+                raise InputError(f"column {source[0]!r}: embedding lists have different lengths")
+            if not lengths or source[1] < min(lengths):
+                return [None if _is_missing(v) else v[source[1]] for v in lists]
+    raise InputError(f"missing column {name!r}")
 
 
 def _convert(name, value, where):
@@ -121,11 +178,7 @@ def match(row):
     """Index of the first rule that matches ``row`` (a mapping name -> value); -1 for none."""
     values = {}
     for name in _USED:
-        try:
-            raw = row[name]
-        except KeyError:
-            raise InputError(f"missing column {name!r}") from None
-        values[name] = _convert(name, raw, "")
+        values[name] = _convert(name, _row_value(row, name), "")
     _project(values)
     return _first_match(values)
 
@@ -141,10 +194,7 @@ def match_columns(columns):
     converted = {}
     n_rows = None
     for name in _USED:
-        try:
-            column = columns[name]
-        except KeyError:
-            raise InputError(f"missing column {name!r}") from None
+        column = _column_values(columns, name)
         if isinstance(column, (str, bytes)) or not hasattr(column, "__len__"):
             raise InputError(f"column {name!r} must be a sequence of values")
         if n_rows is None:
@@ -177,9 +227,12 @@ def _header(rules: RuleSet) -> str:
         "    predict(row) -> its label, None where none matches",
         "    match_columns(columns) / predict_columns(columns) -> the same for whole columns",
         "A row maps column names to values. Numeric values compare as float64 (None and NaN",
-        "never match); categorical values compare as exact strings (integers as their decimal).",
+        "never match); categorical values compare as exact strings (integers as their decimal;",
+        "bytes are refused). A feature <column>_<i> missing from the input is element i of its",
+        "list column (embeddings).",
         '"""',
         "",
+        "import decimal",
         "import math",
         "",
         f"FORMAT_VERSION = {required_format_version(rules)!r}",

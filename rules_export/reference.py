@@ -2,6 +2,18 @@
 
 Every other evaluator (numba kernel, GPU kernel, exported Python, exported SQL) must return the
 same rule index as :func:`match` on every row.
+
+Values every evaluator reads the same way:
+
+* numeric features: numbers (``bool``, ``int``, ``float``, numpy numbers, ``decimal.Decimal``)
+  are converted with ``float()``; ``None``, NaN and pandas' ``NA`` are missing; anything else
+  (strings, ``bytes``, ...) is refused, naming the column and row;
+* categorical features: ``str`` values compare exactly, integers as their decimal text; missing
+  values as above; ``bytes`` (and every other type) are refused: bytes have no one text (their
+  encoding is the caller's to choose), so decode them before evaluation;
+* embedding lists: a feature named ``<column>_<i>`` (``i`` a decimal without leading zeros) that
+  the input lacks is element ``i`` of the input's list column ``<column>`` (lists, tuples or 1-D
+  arrays, one per row, all of one length; a missing list makes every element missing).
 """
 
 from __future__ import annotations
@@ -20,7 +32,67 @@ class InputError(ValueError):
     """The data given to an evaluator does not fit the rule set; the message names the column."""
 
 
+def list_source(name: str) -> tuple[str, int] | None:
+    """``(column, i)`` when feature ``name`` can be element ``i`` of list column ``column``
+    (``emb_3`` -> ``("emb", 3)``); None otherwise."""
+    head, sep, tail = name.rpartition("_")
+    if not (sep and head and tail.isascii() and tail.isdecimal()) or str(int(tail)) != tail:
+        return None
+    return head, int(tail)
+
+
+def _has(X: Any, column: str) -> bool:
+    if isinstance(X, Mapping):
+        return column in X
+    names = getattr(X, "column_names", None)
+    if names is None:
+        names = getattr(X, "columns", None)
+    return names is not None and column in list(names)
+
+
+def _rows_of(values: Any) -> list[Any]:
+    for method in ("to_list", "to_pylist", "tolist"):  # polars, pyarrow, pandas / numpy
+        fn = getattr(values, method, None)
+        if callable(fn):
+            return list(fn())
+    return list(values)
+
+
+def _is_missing_value(v: Any) -> bool:
+    return v is None or is_pandas_na(v) or (isinstance(v, float) and math.isnan(v))
+
+
+def list_element(X: Any, name: str) -> np.ndarray | None:
+    """Feature ``name`` as element ``i`` of the list column it names (see the module
+    docstring), as an object array (None: missing); None when there is no such list column."""
+    src = list_source(name)
+    if src is None or not _has(X, src[0]):
+        return None
+    column, index = src
+    raw = X[column] if not hasattr(X, "column_names") else X.column(column)
+    rows = _rows_of(raw)
+    lengths = set()
+    for v in rows:
+        if _is_missing_value(v):
+            continue
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
+            return None  # not a list column
+        lengths.add(len(v))
+    if len(lengths) > 1:
+        raise InputError(f"column {column!r}: embedding lists have different lengths")
+    if lengths and index >= next(iter(lengths)):
+        return None
+    out = np.empty(len(rows), dtype=object)
+    for i, v in enumerate(rows):
+        out[i] = None if _is_missing_value(v) else v[index]
+    return out
+
+
 def _column(X: Any, name: str, position: int, n_features: int) -> Any:
+    if not isinstance(X, np.ndarray) and not _has(X, name):
+        element = list_element(X, name)
+        if element is not None:
+            return element
     if isinstance(X, np.ndarray):
         if X.ndim != 2:
             raise InputError(f"expected a 2-D array of rows x features, got shape {X.shape}")

@@ -15,6 +15,7 @@ from .errors import EXIT_CLOSED_PIPE
 from .fit import fit
 from .review import audit, diff_cmd, show
 from .serve import apply, export
+from .warm import warmup_cmd
 
 MAIN_HELP = """\
 Pure-region rules that answer the easy rows before an expensive classifier runs.
@@ -34,7 +35,7 @@ Exit codes:
 
 class CommandGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["fit", "show", "apply", "export", "audit", "diff", "demo"]
+        return ["fit", "show", "apply", "export", "audit", "diff", "demo", "warmup"]
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a reader that closed stdout (``| head``) ends it quietly with exit
@@ -62,5 +63,5 @@ def main() -> None:
     pass
 
 
-for command in (fit, show, apply, export, audit, diff_cmd, demo):
+for command in (fit, show, apply, export, audit, diff_cmd, demo, warmup_cmd):
     main.add_command(command)

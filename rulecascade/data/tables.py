@@ -366,8 +366,10 @@ def column_series(values: Any, name: str, kind: str) -> pl.Series:
     if arr.dtype.kind == "U":
         return pl.Series(name, arr, dtype=pl.String)
     if arr.dtype.kind == "O":
-        try:
-            return pl.Series(name, arr, dtype=pl.String, strict=True)
+        try:  # inferred, not cast: polars would decode bytes into strings
+            s = pl.Series(name, arr, strict=True)
+            if s.dtype == pl.String:
+                return s
         except Exception:  # noqa: BLE001 - ints, NaN or bad values among strings
             pass
     return pl.Series(name, categorical_column(arr, name).tolist(), dtype=pl.String)

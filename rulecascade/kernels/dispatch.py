@@ -12,6 +12,8 @@ import os
 import threading
 import warnings
 
+from .jit import compiled_for
+
 DEVICES = ("auto", "cpu", "cuda")
 AUTO_CUDA_MIN_ROWS = 100_000
 
@@ -115,12 +117,13 @@ PARALLEL_MIN_ROWS = 20_000
 _parallel_lock = threading.Lock()
 
 
-def run_parallel(par, ser, n: int, *args):
+def run_parallel(par, ser, n: int, *args, generic: tuple[int, ...] = ()):
     """``par(*args)`` (a ``parallel=True`` kernel) for ``n`` rows or more when no other thread
-    runs one, else its serial twin ``ser(*args)``; both give the same result."""
+    runs one, else its serial twin ``ser(*args)``; both give the same result. ``generic``:
+    positions of array arguments compiled for any memory layout (see ``jit.compiled_for``)."""
     if n >= PARALLEL_MIN_ROWS and _parallel_lock.acquire(blocking=False):
         try:
-            return par(*args)
+            return (compiled_for(par, args, generic) if generic else par)(*args)
         finally:
             _parallel_lock.release()
-    return ser(*args)
+    return (compiled_for(ser, args, generic) if generic else ser)(*args)

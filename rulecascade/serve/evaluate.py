@@ -15,6 +15,8 @@ matching rule per row, ``-1`` where none matches) on every row, only much faster
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from rules_export.model import RuleSet
@@ -66,23 +68,73 @@ def evaluate(
         idx = _evaluate_cuda(cr, M, raw)
         return idx, int(np.count_nonzero(idx >= 0))
     out = np.empty(n, dtype=np.int64)
-    chosen = cr.kernel if kernel == "auto" else kernel
+    chosen = cr.kernel if kernel != "auto" else _tuned_kernel(cr, M, raw)
+    return out, _run_kernel(cr, chosen, M, raw, out)
+
+
+def _run_kernel(cr: CompiledRules, chosen: str, M: np.ndarray, raw: bool, out: np.ndarray) -> int:
+    """Fill ``out`` with one CPU kernel; the covered count."""
+    n = int(M.shape[0])
     if chosen == "buckets" and cr.buckets is None:
         chosen = "cells"  # the rule set has no bucket tables: the general twin
     if chosen == "buckets":
         f_col = cr.f_col_schema if raw else cr.f_col
         covered = run_parallel(
-            match_buckets_parallel, match_buckets_serial, n, M, f_col, *cr.buckets, out
+            match_buckets_parallel,
+            match_buckets_serial,
+            n,
+            M,
+            f_col,
+            *cr.buckets,
+            out,
+            generic=(0,),
         )
     elif chosen == "cells":
         f_col = cr.f_col_schema if raw else cr.f_col
         covered = run_parallel(
-            match_cells_parallel, match_cells_serial, n, M, *cr.cell_arrays(f_col), out
+            match_cells_parallel,
+            match_cells_serial,
+            n,
+            M,
+            *cr.cell_arrays(f_col),
+            out,
+            generic=(0,),
         )
     else:
         cond_col = cr.cond_col_schema if raw else cr.cond_col
-        covered = run_parallel(match_parallel, match_serial, n, M, *cr.kernel_arrays(cond_col), out)
-    return out, int(covered)
+        covered = run_parallel(
+            match_parallel, match_serial, n, M, *cr.kernel_arrays(cond_col), out, generic=(0,)
+        )
+    return int(covered)
+
+
+TUNE_ROWS = 4096  # rows of the first large batch each candidate kernel is timed on
+
+
+def _tuned_kernel(cr: CompiledRules, M: np.ndarray, raw: bool) -> str:
+    """The compiled rule set's kernel, or, from the first batch of at least ``2 * TUNE_ROWS``
+    rows on, the fastest candidate timed on that batch's first rows (the cost of a rule list
+    depends on the data: a first rule that answers most rows makes rule-by-rule evaluation
+    stop early). Every kernel returns the same answer; only the time differs."""
+    tuned = cr._device_cache.get("cpu_kernel")
+    if tuned is not None:
+        return tuned
+    if M.shape[0] < 2 * TUNE_ROWS:
+        return cr.kernel
+    sample = M[:TUNE_ROWS]
+    out = np.empty(TUNE_ROWS, dtype=np.int64)
+    candidates = ["rules", "cells"] + (["buckets"] if cr.buckets is not None else [])
+    best, best_t = cr.kernel, np.inf
+    for name in candidates:
+        _run_kernel(cr, name, sample, raw, out)  # compiled (cached) before it is timed
+        t0 = time.perf_counter()
+        for _ in range(3):
+            _run_kernel(cr, name, sample, raw, out)
+        t = time.perf_counter() - t0
+        if t < best_t:
+            best, best_t = name, t
+    cr._device_cache["cpu_kernel"] = best
+    return best
 
 
 def _evaluate_cuda(cr: CompiledRules, M: np.ndarray, raw: bool) -> np.ndarray:

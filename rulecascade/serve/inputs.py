@@ -13,6 +13,7 @@ from rules_export.reference import InputError
 
 from .. import data as _data
 from ..data import column_series, is_arrow, is_pandas
+from ..data.columns import column_values
 from ..kernels.dispatch import run_parallel
 from ..kernels.projection import project_parallel, project_serial
 from .compile import CompiledRules
@@ -36,6 +37,7 @@ def fill_projection(cr: CompiledRules, A: np.ndarray, in_pos: np.ndarray, M: np.
         proj.block_size,
         M,
         len(cr.direct),
+        generic=(0, 5),
     )
 
 
@@ -44,9 +46,10 @@ def missing_error(missing: Sequence[str]) -> InputError:
     return InputError(f"missing column{s} {', '.join(map(repr, missing))}")
 
 
-def select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
-    """A polars DataFrame holding the used columns of a non-numpy input (read by name)."""
-    used = list(cr.used)
+def select_frame(cr: CompiledRules, X: Any, used: Sequence[str] | None = None) -> pl.DataFrame:
+    """A polars DataFrame holding the used columns (or ``used``) of a non-numpy input (read by
+    name)."""
+    used = list(cr.used if used is None else used)
     if isinstance(X, (str, os.PathLike)):
         X = _data.read_table(X, text_columns=tuple(cr.categories))  # CSV codes as written
     if isinstance(X, pl.LazyFrame):
@@ -66,7 +69,7 @@ def select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
         cols = set(X.columns)
         missing = [n for n in used if n not in cols]
         if missing:
-            return select_frame(cr, _data.to_polars(X, used=used))  # embeddings expand
+            return select_frame(cr, _data.to_polars(X, used=used), used)  # embeddings expand
         picked = {n: X[n] for n in used}
         if all(
             isinstance(getattr(c, "dtype", None), np.dtype) and c.dtype.kind in "fiub"
@@ -92,7 +95,7 @@ def select_frame(cr: CompiledRules, X: Any) -> pl.DataFrame:
     if isinstance(X, Mapping):
         missing = [n for n in used if n not in X]
         if missing:
-            return select_frame(cr, _data.to_polars(X, used=used))
+            return select_frame(cr, _data.to_polars(X, used=used), used)
         return columns_frame(cr, {n: X[n] for n in used})
     if isinstance(X, Sequence) and not isinstance(X, (str, bytes)):
         if len(X) and all(isinstance(r, Mapping) for r in X):
@@ -145,13 +148,19 @@ def numpy_frame(cr: CompiledRules, X: np.ndarray) -> pl.DataFrame:
     return columns_frame(cr, {n: X[:, pos[n]] for n in cr.used})
 
 
-def from_frame(cr: CompiledRules, df: pl.DataFrame) -> np.ndarray:
-    n = df.height
-    for name in cr.direct:
+def categorical_floats(cr: CompiledRules, df: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """Float columns of categorical features as strings (all-missing float columns are valid
+    categoricals in the reference; other floats are refused by name)."""
+    for name in names:
         s = df.get_column(name)
         if cr.kinds[name] == _data.CATEGORICAL and s.dtype.is_float():
-            # all-missing float columns are valid categoricals in the reference
             df = df.with_columns(column_series(s.to_numpy(), name, _data.CATEGORICAL))
+    return df
+
+
+def from_frame(cr: CompiledRules, df: pl.DataFrame) -> np.ndarray:
+    n = df.height
+    df = categorical_floats(cr, df, cr.direct)
     if not cr.projection_outputs:  # the encoded matrix (float64, column-major) is the input
         return _data.encode(df, cr.direct, cr.kinds, cr.categories).values
     M = np.empty((n, len(cr.columns)), dtype=np.float64, order="F")
@@ -190,4 +199,93 @@ def prepare(cr: CompiledRules, X: Any) -> tuple[np.ndarray, bool]:
                 fill_projection(cr, A, in_pos, M)
             return M, False
         return from_frame(cr, numpy_frame(cr, X)), False
+    if isinstance(X, pl.LazyFrame):
+        names = X.collect_schema().names()
+        X = X.select(list(cr.used)).collect() if all(n in names for n in cr.used) else X.collect()
+    M = frame_matrix(cr, X)
+    if M is not None:
+        return M, False
     return from_frame(cr, select_frame(cr, X)), False
+
+
+_FLOAT32_EXACT = frozenset("f2 f4 b1 i1 u1 i2 u2".split())
+
+
+def _frame_names(X: Any) -> list[str] | None:
+    """Column names of a pandas / polars / pyarrow frame (None for other inputs, or repeated
+    names, which the general path refuses by name)."""
+    if isinstance(X, pl.DataFrame):
+        return X.columns
+    if is_pandas(X) and hasattr(X, "columns") and hasattr(X, "iloc"):
+        names = list(X.columns)
+    elif is_arrow(X) and hasattr(X, "schema") and hasattr(X, "column"):
+        names = list(X.schema.names)
+    elif isinstance(X, Mapping) and X and all(isinstance(v, np.ndarray) for v in X.values()):
+        if len({v.shape[0] if v.ndim else -1 for v in X.values()}) != 1:
+            return None  # lengths differ: the general path names the column
+        names = list(X)
+    else:
+        return None
+    return names if len(set(names)) == len(names) else None
+
+
+def frame_matrix(cr: CompiledRules, X: Any) -> np.ndarray | None:
+    """The evaluation matrix read straight from the used columns of a pandas / polars / pyarrow
+    frame (see ``rulecascade.data.columns``): one pass per column, category tables mapped once;
+    None when the input is of another type or a used column is absent (embedding lists)."""
+    names = _frame_names(X)
+    if names is None:
+        return None
+    proj = cr.rules.projection if cr.projection_outputs else None
+    needed = list(cr.direct) + [n for n in (proj.inputs if proj else ()) if n not in cr.direct]
+    present = set(names)
+    if any(n not in present for n in needed):
+        return None
+    values: dict[str, Any] = {}
+    slow = []
+    for name in needed:
+        cats = cr.categories.get(name) if name in cr.direct else None
+        code_of = {v: i for i, v in enumerate(cats)} if cats is not None else None
+        kind = cr.kinds[name] if cats is not None else _data.NUMERIC
+        v = column_values(X, name, kind, code_of)
+        if v is None:
+            slow.append(name)
+        else:
+            values[name] = v
+    if slow:  # columns without a fast reading: the general conversion, for those alone
+        df = categorical_floats(cr, select_frame(cr, X, slow), [n for n in slow if n in cr.direct])
+        kinds = {n: cr.kinds[n] if n in cr.direct else _data.NUMERIC for n in slow}
+        enc = _data.encode(df, slow, kinds, cr.categories).values
+        values.update({n: enc[:, j] for j, n in enumerate(slow)})
+    n = _data.count_rows(X)
+    parts = {k: v if isinstance(v, list) else [v] for k, v in values.items()}
+    narrow = (
+        proj is None
+        and all(  # exact in float32: the same comparisons, half the bytes
+            p.dtype.str[1:] in _FLOAT32_EXACT
+            if name not in cr.categories
+            else len(cr.categories[name]) <= 1 << 24
+            for name in cr.direct
+            for p in parts[name]
+        )
+    )
+    M = np.empty((n, len(cr.columns)), dtype=np.float32 if narrow else np.float64, order="F")
+    for k, name in enumerate(cr.direct):
+        _fill(M[:, k], parts[name])
+    if proj is not None:
+        A = np.empty((n, len(proj.inputs)), dtype=np.float64, order="F")
+        for k, name in enumerate(proj.inputs):
+            _fill(A[:, k], parts[name])
+        fill_projection(cr, A, np.arange(len(proj.inputs)), M)
+    return M
+
+
+def _fill(dest: np.ndarray, chunks: Sequence[np.ndarray]) -> None:
+    """Copy a column's chunks (in order) into ``dest``."""
+    if len(chunks) == 1:
+        dest[:] = chunks[0]
+        return
+    start = 0
+    for c in chunks:
+        dest[start : start + c.shape[0]] = c
+        start += c.shape[0]
