@@ -13,9 +13,16 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from rules_export import FeatureSummary, InSet, Interval, RuleSet
+from rules_export import FeatureSummary, Interval, RuleSet
 
-__all__ = ["QUANTILE_BINS", "numeric_summary", "categorical_summary", "summarise", "thresholds"]
+__all__ = [
+    "QUANTILE_BINS",
+    "bin_counts",
+    "categorical_summary",
+    "numeric_summary",
+    "summarise",
+    "thresholds",
+]
 
 QUANTILE_BINS = 20
 
@@ -97,17 +104,3 @@ def summarise(rules: RuleSet, columns: dict[str, np.ndarray]) -> tuple[FeatureSu
             out.append(numeric_summary(f.name, columns[f.name], thresholds(rules, f.name)))
     return tuple(out)
 
-
-def in_set_values(rules: RuleSet, feature: str) -> tuple[str, ...]:
-    """The categories the rules' set conditions name on ``feature``, sorted."""
-    return tuple(
-        sorted(
-            {
-                v
-                for r in rules.rules
-                for c in r.conditions
-                if isinstance(c, InSet) and c.feature == feature
-                for v in c.values
-            }
-        )
-    )
