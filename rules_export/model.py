@@ -441,7 +441,9 @@ class FeatureSummary:
         for name in ("rows", "missing", "other"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise RuleSetError(f"{where}: {name} must be a non-negative integer, got {_short(v)}")
+                raise RuleSetError(
+                    f"{where}: {name} must be a non-negative integer, got {_short(v)}"
+                )
         counts = tuple(self.counts)
         for v in counts:
             if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "item"):
@@ -452,7 +454,7 @@ class FeatureSummary:
         edges = tuple(_check_threshold(e, f"{where}: edge") for e in self.edges)
         if any(e is None for e in edges):
             raise RuleSetError(f"{where}: edges must be numbers")
-        if any(b <= a for a, b in zip(edges, edges[1:])):
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
             raise RuleSetError(f"{where}: edges must be strictly increasing")
         cats = tuple(_check_value(c, f"{where}: category") for c in self.categories)
         if cats and edges:

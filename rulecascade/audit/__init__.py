@@ -2,7 +2,9 @@
 feature drift against the summaries stored at fit, one aggregate SQL query for warehouse data,
 re-certification of an edited rule set, and the differences between two rule sets."""
 
+from .chunks import ChunkAudit, ChunkedAudit, audit_chunks, chunk_codes, chunk_counts
 from .diff import RuleChange, RuleSetDiff, diff
+from .drift import DriftReport, FeatureDrift, NoReferenceError, drift
 from .report import (
     AuditCounts,
     AuditReport,
@@ -17,8 +19,6 @@ from .report import (
     label_indices,
     split_rows,
 )
-from .chunks import ChunkAudit, ChunkedAudit, audit_chunks, chunk_codes, chunk_counts
-from .drift import DriftReport, FeatureDrift, NoReferenceError, drift
 from .sql import audit_sql, chunk_counts_from_sql_rows, counts_from_sql_rows
 
 __all__ = [

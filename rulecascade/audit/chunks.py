@@ -186,7 +186,9 @@ def audit_chunks(
             sub = {n: v[rows] for n, v in cols.items()}
             out.append(
                 ChunkAudit(
-                    key, audit_from_counts(rules, counts[k], alpha=a), drift_from_columns(rules, sub)
+                    key,
+                    audit_from_counts(rules, counts[k], alpha=a),
+                    drift_from_columns(rules, sub),
                 )
             )
             t.update(1)

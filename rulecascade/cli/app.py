@@ -7,7 +7,7 @@ import click
 from .. import __version__
 from .demo import demo
 from .fit import fit
-from .review import audit, diff_cmd, show
+from .review import audit, certify, diff_cmd, show
 from .serve import apply, export
 
 MAIN_HELP = """\
@@ -19,15 +19,15 @@ or a 2-D numpy array (.npy; columns are named x0, x1, ...).
 
 \b
 Exit codes:
-  0  success (audit: every bound holds; diff: identical)
-  1  audit: a rule or the set breaks its bound; diff: the rule sets differ
+  0  success (audit: every bound holds; certify: certified; diff: identical)
+  1  audit: a rule or the set breaks its bound; certify: refused; diff: the rule sets differ
   2  usage or input error (one line on stderr naming the file, column, row or value)
 """
 
 
 class CommandGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["fit", "show", "apply", "export", "audit", "diff", "demo"]
+        return ["fit", "show", "apply", "export", "audit", "certify", "diff", "demo"]
 
 
 @click.group(
@@ -40,5 +40,5 @@ def main() -> None:
     pass
 
 
-for command in (fit, show, apply, export, audit, diff_cmd, demo):
+for command in (fit, show, apply, export, audit, certify, diff_cmd, demo):
     main.add_command(command)

@@ -72,9 +72,7 @@ def numeric_summary(
     )
 
 
-def categorical_summary(
-    name: str, codes: np.ndarray, categories: Sequence[str]
-) -> FeatureSummary:
+def categorical_summary(name: str, codes: np.ndarray, categories: Sequence[str]) -> FeatureSummary:
     """Counts per category of a column of category codes (NaN: missing, other codes: other)."""
     c = np.asarray(codes, dtype=np.float64)
     nan = np.isnan(c)
@@ -103,4 +101,3 @@ def summarise(rules: RuleSet, columns: dict[str, np.ndarray]) -> tuple[FeatureSu
         else:
             out.append(numeric_summary(f.name, columns[f.name], thresholds(rules, f.name)))
     return tuple(out)
-
