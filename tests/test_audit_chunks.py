@@ -77,7 +77,9 @@ def test_chunks_partition_the_rows_in_sorted_order(flights):
     assert [c.chunk for c in res.chunks] == list(range(1, 13)) + [None]
     assert sum(c.report.rows for c in res.chunks) == df.height
     for c in res.chunks:
-        part = df.filter(pl.col("batch").is_null() if c.chunk is None else pl.col("batch") == c.chunk)
+        part = df.filter(
+            pl.col("batch").is_null() if c.chunk is None else pl.col("batch") == c.chunk
+        )
         want = audit(rules, part, part["delayed"].to_numpy(), alpha=0.05 / 13)
         assert c.report.to_json() == want.to_json()
         d = c.to_dict()

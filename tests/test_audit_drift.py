@@ -97,9 +97,7 @@ def test_unshifted_data_is_ok_and_a_shifted_feature_is_drift(halves):
     # the mass below each threshold moved down, measured exactly (thresholds are edges)
     t = {x.threshold: x for x in by["balance"].thresholds}
     assert t[1000.0].exact and t[1000.0].moved < -0.05
-    assert t[1000.0].current_below == pytest.approx(
-        float((new["balance"] * 1.3 <= 1000.0).mean())
-    )
+    assert t[1000.0].current_below == pytest.approx(float((new["balance"] * 1.3 <= 1000.0).mean()))
     # a categorical shift: students made the majority
     flipped = new.with_columns(
         pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("Yes")).otherwise("student")

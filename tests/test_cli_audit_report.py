@@ -90,7 +90,9 @@ def test_html_report_is_self_contained_and_renders_in_chromium(fitted, tmp_path)
     page = out.read_text(encoding="utf-8")
     # no network reference at view time: no URL, script, stylesheet link, import or font
     # (``url(#clip)`` in the SVGs points inside the page)
-    assert not re.search(r"https?:|//[a-z]|<script|<link|@import|url\((?!#)|<iframe|<img", page, re.I)
+    assert not re.search(
+        r"https?:|//[a-z]|<script|<link|@import|url\((?!#)|<iframe|<img", page, re.I
+    )
     assert re.search(r"url\(#", page)  # the pattern above does look at url(...)
     assert page.count("<svg") == 4  # rules, risk-coverage, chunks, the drifted feature f1
     for plot in ("plot-rules", "plot-risk", "plot-chunks", "plot-feature-0"):

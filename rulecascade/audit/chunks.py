@@ -171,8 +171,10 @@ def audit_chunks(
     rule_ids: Any = None,
     by_name: str = "by",
     quiet: bool = True,
+    with_drift: bool = True,
 ) -> ChunkedAudit:
-    """Audit each value of ``by`` (one value per row) as its own chunk (see the module doc)."""
+    """Audit each value of ``by`` (one value per row) as its own chunk (see the module doc);
+    ``with_drift=False`` leaves the drift of the chunks out."""
     keys, codes = chunk_codes(by)
     cols, n_rows = input_columns(rules, X)
     counts = chunk_counts(rules, X, y, codes, len(keys), rule_ids, columns=(cols, n_rows))

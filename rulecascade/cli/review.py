@@ -12,6 +12,7 @@ import click
 
 from rules_export.reference import InputError
 
+from .. import progress
 from .errors import EXIT_BROKEN, CliError, guard, one_line
 from .files import (
     check_schema,
@@ -150,20 +151,25 @@ def audit(
         report = run_audit(rules, X, y, alpha=alpha, rule_ids=ids)
     except InputError as e:
         raise InputError(f"{data}: column {target!r}: {one_line(e)}") from None
-    drift = run_drift(rules, X) if want_drift is not False else None
+    drift = None
+    if want_drift is not False:
+        with progress.task("feature drift", quiet=quiet):
+            drift = run_drift(rules, X)
     chunks = None
     if by is not None:
         from ..audit import audit_chunks
 
         chunks = audit_chunks(
-            rules, X, y, df.get_column(by), alpha=alpha, rule_ids=ids, by_name=by, quiet=quiet
+            rules,
+            X,
+            y,
+            df.get_column(by),
+            alpha=alpha,
+            rule_ids=ids,
+            by_name=by,
+            quiet=quiet,
+            with_drift=want_drift is not False,
         )
-        if want_drift is False:  # drift per chunk was measured with the counts: leave it out
-            chunks = chunks.__class__(
-                chunks.by,
-                chunks.alpha,
-                tuple(c.__class__(c.chunk, c.report, _no_drift()) for c in chunks.chunks),
-            )
     if fmt == "json":
         doc = report.to_dict()
         if drift is not None:
