@@ -148,3 +148,22 @@ def test_spark_grouped_query_equals_python(spark, flights):
     keys, counts = chunk_counts_from_sql_rows(rules, rows)
     want_keys, want = _python_chunks(rules, df, "batch")
     assert [None if k is None else int(k) for k in keys] == want_keys and counts == want
+
+
+def test_cli_exports_the_grouped_query(flights, tmp_path):
+    from click.testing import CliRunner
+
+    from rulecascade.cli import main
+
+    df, rules = flights
+    rp = tmp_path / "rules.json"
+    rules.save(rp)
+    args = ["export", str(rp), "--to", "audit-sql", "--target", "delayed", "--table", "f"]
+    res = CliRunner().invoke(main, [*args, "--by", "ym"])
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect()
+    con.register("f", df.to_arrow())
+    got = chunk_counts_from_sql_rows(rules, con.execute(res.stdout).fetchall())
+    assert got == _python_chunks(rules, df, "ym")
+    res = CliRunner().invoke(main, ["export", str(rp), "--to", "sql", "--by", "ym"])
+    assert res.exit_code == 2 and "--by is an option of --to audit-sql" in res.stderr

@@ -228,3 +228,21 @@ def test_certify_bad_input_is_exit_2(fitted, tmp_path):
         assert len(res.stderr.strip().splitlines()) == 1
     res = _run("certify", rp, new, "--target", "nope", "-o", tmp_path / "x.json")
     assert res.exit_code == 2 and "nope" in res.stderr
+
+
+def test_html_without_the_report_extra_is_one_line(fitted, tmp_path, monkeypatch):
+    import sys
+
+    d, rules, rp, new, _ = fitted
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # as if the extra were not installed
+    res = _run("audit", rp, new, "--target", "anomaly", "--html", tmp_path / "r.html")
+    assert res.exit_code == 2
+    assert "pip install 'rulecascade[report]'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "r.html").exists()
+
+
+def test_no_drift_leaves_drift_out(fitted):
+    d, rules, rp, new, _ = fitted
+    res = _run("audit", rp, new, "--target", "anomaly", "--by", "day", "--no-drift", "-q")
+    assert res.exit_code in (0, 1)
+    assert "feature drift" not in res.stdout and "per day" in res.stdout
