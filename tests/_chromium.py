@@ -97,8 +97,13 @@ class _Pipe:
         raw, self._buf = self._buf.split(b"\0", 1)
         return json.loads(raw)
 
-    def call(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 60.0) -> dict[str, Any]:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        params: dict | None = None,
+        session: str | None = None,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
         i = self.send(method, params, session)
         deadline = time.monotonic() + timeout
         while True:

@@ -79,18 +79,36 @@ def _rules_plot(plt: Any, report: AuditReport) -> str | None:
     rules = [r for r in report.rules if r.covers > 0]
     if not rules:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rules) + 1.2))
+    n = len(rules)
+    fig, ax = plt.subplots(figsize=(7.5, (0.45 * n if n <= 30 else 0.15 * n + 9) + 1.2))
     y = np.arange(len(rules))[::-1]
     p = np.array([r.precision for r in rules], dtype=float)
     lo = np.array([r.precision_lower_bound for r in rules], dtype=float)
     hi = np.array([r.precision_upper_bound for r in rules], dtype=float)
-    ax.errorbar(p, y, xerr=[p - lo, hi - p], fmt="o", color="#1f5fa8", capsize=3,
-                label="precision now (interval)")  # fmt: skip
-    claimed = [(yy, r.claimed_lower_bound) for yy, r in zip(y, rules, strict=True)
-               if r.claimed_lower_bound is not None]  # fmt: skip
+    ax.errorbar(
+        p,
+        y,
+        xerr=[p - lo, hi - p],
+        fmt="o",
+        color="#1f5fa8",
+        capsize=3,
+        label="precision now (interval)",
+    )
+    claimed = [
+        (yy, r.claimed_lower_bound)
+        for yy, r in zip(y, rules, strict=True)
+        if r.claimed_lower_bound is not None
+    ]
     if claimed:
-        ax.scatter([c for _, c in claimed], [yy for yy, _ in claimed], marker="|", s=300,
-                   color="#c0392b", label="bound claimed at fit", zorder=3)  # fmt: skip
+        ax.scatter(
+            [c for _, c in claimed],
+            [yy for yy, _ in claimed],
+            marker="|",
+            s=300,
+            color="#c0392b",
+            label="bound claimed at fit",
+            zorder=3,
+        )
     ax.set_yticks(y, [f"rule {r.index}" for r in rules])
     ax.set_xlabel("precision on the rows each rule covers")
     ax.set_xlim(max(0.0, float(np.nanmin(lo)) - 0.05), 1.005)
@@ -139,8 +157,15 @@ def _chunks_plot(plt: Any, chunks: ChunkedAudit) -> str | None:
     a2.plot(x, ub, "v:", color="#7f8c8d", label="upper bound")
     broken = [i for i, c in enumerate(chunks.chunks) if not c.report.holds]
     if broken:
-        a2.scatter(broken, [err[i] for i in broken], s=120, facecolors="none",
-                   edgecolors="#c0392b", label="broken", zorder=3)  # fmt: skip
+        a2.scatter(
+            broken,
+            [err[i] for i in broken],
+            s=120,
+            facecolors="none",
+            edgecolors="#c0392b",
+            label="broken",
+            zorder=3,
+        )
     me = chunks.chunks[0].report.set.max_error
     if me is not None:
         a2.axhline(me, color="#c0392b", ls="--", label="max_error")
@@ -168,8 +193,13 @@ def _feature_plot(plt: Any, f: FeatureDrift) -> str:
         ax.stairs(dens_r, bounds, color="#7f8c8d", fill=True, alpha=0.35, label="at fit")
         ax.stairs(dens_c, bounds, color="#1f5fa8", lw=2, label="now")
         for k, t in enumerate(f.thresholds):
-            ax.axvline(t.threshold, color="#c0392b", ls="--", lw=1,
-                       label="rule thresholds" if k == 0 else None)  # fmt: skip
+            ax.axvline(
+                t.threshold,
+                color="#c0392b",
+                ls="--",
+                lw=1,
+                label="rule thresholds" if k == 0 else None,
+            )
         ax.set_ylabel("density (fraction / width)")
         ax.set_xlabel(f.feature)
     else:
@@ -177,8 +207,13 @@ def _feature_plot(plt: Any, f: FeatureDrift) -> str:
         ax.bar(x - 0.2, ref, 0.4, color="#7f8c8d", label="at fit")
         ax.bar(x + 0.2, cur, 0.4, color="#1f5fa8", label="now")
         in_rules = {c for s in f.sets for c in s.categories}
-        ax.set_xticks(x, [("* " if c in in_rules else "") + c for c in f.categories],
-                      rotation=45, ha="right", fontsize=8)  # fmt: skip
+        ax.set_xticks(
+            x,
+            [("* " if c in in_rules else "") + c for c in f.categories],
+            rotation=45,
+            ha="right",
+            fontsize=8,
+        )
         ax.set_ylabel("fraction of rows")
         ax.set_xlabel(f"{f.feature} (* : in a rule's set)")
     ax.set_title(f"{f.feature}: {f.status} (p = {f.p_value:.3g}, PSI = {f.psi:.3f})", fontsize=10)
