@@ -16,6 +16,7 @@ from .model import (
     FORMAT_NAME,
     FORMAT_VERSION,
     Feature,
+    FeatureSummary,
     Guarantee,
     InSet,
     Interval,
@@ -77,7 +78,18 @@ def to_dict(rules: RuleSet) -> dict[str, Any]:
             "certification_errors": g.certification_errors,
             "method": g.method,
         }
+    if rules.feature_summaries:
+        doc["feature_summaries"] = [_summary_to_dict(s) for s in rules.feature_summaries]
     return doc
+
+
+def _summary_to_dict(s: FeatureSummary) -> dict[str, Any]:
+    out: dict[str, Any] = {"feature": s.feature, "rows": s.rows, "missing": s.missing}
+    if s.categories:
+        out.update(categories=list(s.categories), counts=list(s.counts), other=s.other)
+    else:
+        out.update(edges=list(s.edges), counts=list(s.counts))
+    return out
 
 
 def _rule_to_dict(r: Rule) -> dict[str, Any]:
@@ -378,6 +390,18 @@ def _build(doc: dict[str, Any], source: str) -> RuleSet:
             data_fingerprint=doc.get("data_fingerprint", ""),
             library_version=doc.get("library_version", ""),
             metadata=doc.get("metadata", {}),
+            feature_summaries=tuple(
+                FeatureSummary(
+                    feature=s["feature"],
+                    rows=_whole(s["rows"]),
+                    missing=_whole(s.get("missing", 0)),
+                    edges=tuple(s.get("edges", ())),
+                    counts=tuple(_whole(c) for c in s["counts"]),
+                    categories=tuple(s.get("categories", ())),
+                    other=_whole(s.get("other", 0)),
+                )
+                for s in doc.get("feature_summaries", ())
+            ),
         )
     except RuleSetError as e:
         raise RuleSetError(f"{source}: {e}") from None

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 FORMAT_NAME = "rulecascade.ruleset"
-FORMAT_VERSION = "1.1"  # 1.1: Projection.sum_block (a 1.0 reader refuses the key, by schema)
+FORMAT_VERSION = "1.2"  # 1.1: Projection.sum_block (a 1.0 reader refuses the key, by schema)
+# 1.2: RuleSet.feature_summaries (the calibration distribution of each feature the rules read)
 
 Label = str | int | bool
 FeatureKind = Literal["numeric", "categorical"]
@@ -441,6 +442,65 @@ class Guarantee:
             )
 
 
+@dataclass(frozen=True)
+class FeatureSummary:
+    """A compact summary of one feature's calibration distribution (never the raw rows).
+
+    Numeric: ``counts[i]`` rows in bin ``i`` of the bins that the strictly increasing finite
+    ``edges`` cut, each ``(edges[i-1], edges[i]]`` as an ``Interval`` reads it (the first bin
+    open below, the last open above), so ``len(counts) == len(edges) + 1``. Categorical:
+    ``counts[i]`` rows with ``categories[i]``, and ``other`` rows with a value outside them.
+    ``missing``: rows without a value (null / NaN). ``rows`` = every row summarised.
+    """
+
+    feature: str
+    rows: int
+    missing: int = 0
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+    categories: tuple[str, ...] = ()
+    other: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature", _check_name(self.feature, "summary feature"))
+        where = f"feature summary {short_repr(self.feature)}"
+        for name in ("rows", "missing", "other"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise RuleSetError(
+                    f"{where}: {name} must be a non-negative integer, got {short_repr(v)}"
+                )
+        counts = tuple(self.counts)
+        for v in counts:
+            if isinstance(v, bool) or not isinstance(v, int) and not hasattr(v, "item"):
+                raise RuleSetError(f"{where}: counts must hold integers, got {short_repr(v)}")
+            if int(v) < 0:
+                raise RuleSetError(f"{where}: counts must be non-negative, got {short_repr(v)}")
+        counts = tuple(int(v) for v in counts)
+        edges = tuple(_check_threshold(e, f"{where}: edge") for e in self.edges)
+        if any(e is None for e in edges):
+            raise RuleSetError(f"{where}: edges must be numbers")
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise RuleSetError(f"{where}: edges must be strictly increasing")
+        cats = tuple(_check_value(c, f"{where}: category") for c in self.categories)
+        if cats and edges:
+            raise RuleSetError(f"{where}: a summary has edges (numeric) or categories, not both")
+        if len(set(cats)) != len(cats):
+            raise RuleSetError(f"{where}: duplicate categories")
+        want = len(cats) if cats else len(edges) + 1
+        if len(counts) != want:
+            raise RuleSetError(f"{where}: {len(counts)} counts for {want} bins")
+        if sum(counts) + self.missing + self.other != self.rows:
+            raise RuleSetError(f"{where}: counts, missing and other do not add up to rows")
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "categories", cats)
+
+    @property
+    def kind(self) -> FeatureKind:
+        return "categorical" if self.categories else "numeric"
+
+
 MAX_JSON_DEPTH = 32  # fit_params / metadata nesting (the file format allows 64 in all)
 
 
@@ -487,6 +547,7 @@ class RuleSet:
     data_fingerprint: str = ""
     library_version: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    feature_summaries: tuple[FeatureSummary, ...] = ()
 
     def __post_init__(self) -> None:
         feats = tuple(self.features)
@@ -540,6 +601,24 @@ class RuleSet:
                     )
         if self.guarantee is not None and not isinstance(self.guarantee, Guarantee):
             raise RuleSetError(f"not a Guarantee: {short_repr(self.guarantee)}")
+        summaries = tuple(self.feature_summaries)
+        seen: set[str] = set()
+        for s in summaries:
+            if not isinstance(s, FeatureSummary):
+                raise RuleSetError(f"not a FeatureSummary: {short_repr(s)}")
+            kind = {f.name: f.kind for f in feats}.get(s.feature)
+            if kind is None:
+                raise RuleSetError(f"feature summary for unknown feature {short_repr(s.feature)}")
+            if s.feature in seen:
+                raise RuleSetError(f"two feature summaries for {short_repr(s.feature)}")
+            seen.add(s.feature)
+            if kind == "numeric" and s.categories or kind == "categorical" and s.edges:
+                raise RuleSetError(
+                    f"feature summary for {kind} feature {short_repr(s.feature)} has the other kind"
+                )
+        order = {n: i for i, n in enumerate(f.name for f in feats)}
+        summaries = tuple(sorted(summaries, key=lambda s: order[s.feature]))
+        object.__setattr__(self, "feature_summaries", summaries)
         object.__setattr__(self, "features", feats)
         object.__setattr__(self, "classes", classes)
         object.__setattr__(self, "rules", rules)
@@ -571,6 +650,10 @@ class RuleSet:
         if self.projection is not None and used & set(self.projection.outputs):
             used |= set(self.projection.inputs)
         return tuple(n for n in self.feature_names if n in used)
+
+    def summary(self, name: str) -> FeatureSummary | None:
+        """The stored calibration summary of feature ``name`` (``None`` when the file has none)."""
+        return next((s for s in self.feature_summaries if s.feature == name), None)
 
     def replace(self, **changes: Any) -> RuleSet:
         """A copy with some fields changed (validated again)."""
@@ -633,7 +716,10 @@ def make_features(
 
 def required_format_version(rules: RuleSet) -> str:
     """The oldest format version that holds ``rules`` (a reader of that version reads the file):
-    ``"1.1"`` for a projection summed in blocks, else ``"1.0"``."""
+    ``"1.2"`` with feature summaries, ``"1.1"`` for a projection summed in blocks, else
+    ``"1.0"``."""
+    if rules.feature_summaries:
+        return "1.2"
     if rules.projection is not None and rules.projection.sum_block is not None:
         return "1.1"
     return "1.0"

@@ -1,7 +1,10 @@
-"""Audits of fitted rule sets: bounds re-tested on new labelled data, one aggregate SQL query for
-warehouse data, and the differences between two rule sets."""
+"""Audits of fitted rule sets: bounds re-tested on new labelled data (also per chunk of a column),
+feature drift against the summaries stored at fit, one aggregate SQL query for warehouse data,
+re-certification of an edited rule set, and the differences between two rule sets."""
 
+from .chunks import ChunkAudit, ChunkedAudit, audit_chunks, chunk_codes, chunk_counts
 from .diff import RuleChange, RuleSetDiff, diff
+from .drift import DriftReport, FeatureDrift, NoReferenceError, drift
 from .report import (
     AuditCounts,
     AuditReport,
@@ -16,10 +19,20 @@ from .report import (
     label_indices,
     split_rows,
 )
-from .sql import audit_sql, counts_from_sql_rows
+from .sql import audit_sql, chunk_counts_from_sql_rows, counts_from_sql_rows
 
 __all__ = [
     "AuditCounts",
+    "ChunkAudit",
+    "ChunkedAudit",
+    "DriftReport",
+    "FeatureDrift",
+    "NoReferenceError",
+    "audit_chunks",
+    "chunk_codes",
+    "chunk_counts",
+    "chunk_counts_from_sql_rows",
+    "drift",
     "AuditReport",
     "ClassCapAudit",
     "RuleAudit",

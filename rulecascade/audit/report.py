@@ -70,6 +70,8 @@ __all__ = [
     "audit_from_counts",
     "clopper_pearson_lower",
     "clopper_pearson_upper",
+    "cover_masks",
+    "cover_masks_from_columns",
     "label_indices",
     "split_rows",
 ]
@@ -129,11 +131,19 @@ def label_indices(rules: RuleSet, y: Any) -> np.ndarray:
 
 
 # --- counting ----------------------------------------------------------------------------------
-def _cover_masks(rules: RuleSet, X: Any) -> list[np.ndarray]:
+def cover_masks(rules: RuleSet, X: Any) -> list[np.ndarray]:
     """Per rule, the rows where all its conditions hold (rule order ignored)."""
-    from rules_export.reference import condition_mask, input_columns
+    from rules_export.reference import input_columns
 
-    cols, n_rows = input_columns(rules, X)
+    return cover_masks_from_columns(rules, *input_columns(rules, X))
+
+
+def cover_masks_from_columns(
+    rules: RuleSet, cols: Mapping[str, np.ndarray], n_rows: int
+) -> list[np.ndarray]:
+    """:func:`cover_masks` from the columns ``rules_export.reference.input_columns`` gives."""
+    from rules_export.reference import condition_mask
+
     masks = []
     for r in rules.rules:
         m = np.ones(n_rows, dtype=bool)
@@ -182,7 +192,7 @@ def audit_counts(rules: RuleSet, X: Any, y: Any, rule_ids: Any = None) -> AuditC
     flat = np.bincount(row * n_cols + cls, minlength=(n_rules + 1) * n_cols)
     answered = flat.reshape(n_rules + 1, n_cols).astype(np.int64)
     covers = np.zeros((n_rules, n_cols), dtype=np.int64)
-    for i, m in enumerate(_cover_masks(rules, X) if n_rules else ()):
+    for i, m in enumerate(cover_masks(rules, X) if n_rules else ()):
         covers[i] = np.bincount(cls[m], minlength=n_cols)
     return AuditCounts(answered, covers)
 

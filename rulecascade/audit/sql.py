@@ -37,6 +37,7 @@ def audit_sql(
     target: str,
     dialect: str = "duckdb",
     *,
+    by: str | None = None,
     pretty: bool = False,
 ) -> str:
     """Both count tables of :func:`audit_counts` as ONE aggregate query, for data in a warehouse.
@@ -49,6 +50,11 @@ def audit_sql(
     into the report with :func:`audit_from_counts`. ``table`` is a name (quoted as one
     identifier) or a sqlglot expression (e.g. a ``read_parquet(...)`` call). The target column
     must hold the classes' type (integers for integer classes, and so on).
+
+    ``by``: a column whose values are chunks (a day, a batch id): the query then groups by
+    ``(chunk, rule_id)``, its first output column is ``chunk``, and
+    :func:`chunk_counts_from_sql_rows` gives the count tables per chunk, equal to
+    :func:`rulecascade.audit.chunks.chunk_counts`'s.
     """
     from rules_export.model import check_label_texts
     from rules_export.sql import dialect_traits, get_dialect, rule_id_expression
@@ -71,6 +77,7 @@ def audit_sql(
     inner_cols = [
         exp.alias_(rule_id_expression(rules, d), ident("rule_id")),
         exp.alias_(exp.column(ident(target)), ident("target")),
+        *([exp.alias_(exp.column(ident(by)), ident("chunk"))] if by is not None else []),
         *(
             exp.alias_(rule_id_expression(rules.replace(rules=(r,)), d), ident(f"holds_{i}"))
             for i, r in enumerate(rules.rules)
@@ -108,11 +115,13 @@ def audit_sql(
         # bounds that hold), refused by counts_from_sql_rows as the Python audit refuses them
         _count_if(exp.Is(this=exp.column(ident("target")), expression=exp.Null()), "n_no_label"),
     ]
+    keys = [exp.column(ident("chunk"))] if by is not None else []
+    keys.append(exp.column(ident("rule_id")))
     query = (
-        exp.select(exp.column(ident("rule_id")), *aggregates)
+        exp.select(*keys, *aggregates)
         .from_(exp.alias_(exp.Subquery(this=inner), "audit_rows", table=True, quoted=True))
-        .group_by(exp.column(ident("rule_id")))
-        .order_by(exp.column(ident("rule_id")))
+        .group_by(*keys)
+        .order_by(*(k.copy() for k in keys))
     )
     return query.sql(dialect=d, pretty=pretty)
 
@@ -159,3 +168,17 @@ def counts_from_sql_rows(rules: RuleSet, rows: Sequence[Sequence[Any]]) -> Audit
             "label on every row"
         )
     return AuditCounts(answered, covers)
+
+
+def chunk_counts_from_sql_rows(
+    rules: RuleSet, rows: Sequence[Sequence[Any]]
+) -> tuple[list[Any], list[AuditCounts]]:
+    """The chunk values (sorted, missing last) and each chunk's count tables, from the result
+    rows of :func:`audit_sql` with ``by``: each row is ``(chunk, <the columns of
+    counts_from_sql_rows>)``."""
+    groups: dict[Any, list[Sequence[Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row[1:])
+    present = sorted(k for k in groups if k is not None)
+    keys = present + ([None] if None in groups else [])
+    return keys, [counts_from_sql_rows(rules, groups[k]) for k in keys]

@@ -13,7 +13,7 @@ from .. import __version__
 from .demo import demo
 from .errors import EXIT_CLOSED_PIPE
 from .fit import fit
-from .review import audit, diff_cmd, show
+from .review import audit, certify, diff_cmd, show
 from .serve import apply, export
 from .warm import warmup_cmd
 
@@ -26,8 +26,8 @@ or a 2-D numpy array (.npy; columns are named x0, x1, ...).
 
 \b
 Exit codes:
-  0  success (audit: every bound holds; diff: identical)
-  1  audit: a rule or the set breaks its bound; diff: the rule sets differ
+  0  success (audit: every bound holds; certify: certified; diff: identical)
+  1  audit: a rule or the set breaks its bound; certify: refused; diff: the rule sets differ
   2  usage or input error (one line on stderr naming the file, column, row or value)
   141  stdout was closed by its reader (e.g. `| head`); files written stay written
 """
@@ -35,7 +35,7 @@ Exit codes:
 
 class CommandGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return ["fit", "show", "apply", "export", "audit", "diff", "demo", "warmup"]
+        return ["fit", "show", "apply", "export", "audit", "certify", "diff", "demo", "warmup"]
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a reader that closed stdout (``| head``) ends it quietly with exit
@@ -63,5 +63,5 @@ def main() -> None:
     pass
 
 
-for command in (fit, show, apply, export, audit, diff_cmd, demo, warmup_cmd):
+for command in (fit, show, apply, export, audit, certify, diff_cmd, demo, warmup_cmd):
     main.add_command(command)

@@ -122,6 +122,9 @@ def _dialect(ctx: click.Context, param: click.Parameter, value: str) -> str:
     help="sql: a SELECT adding rule_id and prediction, or just the rule-id / label expression.",
 )
 @click.option("--target", default=None, help="audit-sql: the column of labels.")
+@click.option(
+    "--by", default=None, metavar="COL", help="audit-sql: group the counts by chunk column COL."
+)
 @RULE_ID_COLUMN
 @LABEL_COLUMN
 @click.option(
@@ -135,6 +138,7 @@ def export(
     table: str | None,
     form: str,
     target: str | None,
+    by: str | None,
     rule_id_column: str,
     label_column: str,
     out: str | None,
@@ -144,12 +148,15 @@ def export(
     \b
     --to audit-sql prints the query that `audit` runs, for data in a warehouse:
     rows per rule_id (-1: none) and per class; `rulecascade.audit.counts_from_sql_rows`
-    and `audit_from_counts` turn its result into the audit report.
+    and `audit_from_counts` turn its result into the audit report. With --by COL
+    the counts are grouped by (COL, rule_id): `chunk_counts_from_sql_rows`.
     """
     if to == "audit-sql" and not target:
         raise click.UsageError("--to audit-sql needs --target COL")
     if out is not None and out != "-":
         check_out(out, rules_path)
+    if by is not None and to != "audit-sql":
+        raise click.UsageError("--by is an option of --to audit-sql")
     rules = load_rules(rules_path)
     if to == "json":
         text = rules.to_json()
@@ -159,7 +166,7 @@ def export(
         if to == "audit-sql":
             from ..audit import audit_sql
 
-            text = audit_sql(rules, table or "input", target, dialect, pretty=True)
+            text = audit_sql(rules, table or "input", target, dialect, by=by, pretty=True)
         else:
             try:
                 text = rules_export.to_sql(

@@ -284,3 +284,79 @@ def diff_text(d: Any, a_path: str, b_path: str) -> str:
         lines.append(f"metadata differs in: {', '.join(d.metadata_keys)} (not a difference)")
     lines.append("identical (exit 0)" if d.identical else "different (exit 1)")
     return "\n".join(lines) + "\n"
+
+
+def drift_text(drift: Any) -> str:
+    """The feature-drift table (or the line saying there is no reference)."""
+    if not drift.reference:
+        return f"feature drift: {drift.note}\n"
+    if not drift.features:
+        return "feature drift: no summarised feature is read by the rules\n"
+    rows = [
+        [
+            f.feature,
+            f.test,
+            fmt_value(f.statistic),
+            f"{f.p_value:.3g}",
+            f"{f.psi:.3f}",
+            ", ".join(
+                f"<={fmt_value(t.threshold)}: {pct(t.reference_below)}->{pct(t.current_below)}"
+                for t in f.thresholds[:3]
+            )
+            + (", ..." if len(f.thresholds) > 3 else ""),
+            f.status,
+        ]
+        for f in drift.features
+    ]
+    table = text_table(
+        ["feature", "test", "statistic", "p", "PSI", "below thresholds (fit->now)", "status"],
+        rows,
+        [False, False, True, True, True, False, False],
+    )
+    return (
+        "feature drift (vs the calibration data stored at fit; drift: p < 0.001 and PSI >= 0.1, "
+        "warn: p < 0.05):\n" + table + "\n"
+    )
+
+
+def chunks_text(chunks: Any) -> str:
+    """One line per chunk: rows, coverage, error, status."""
+    rows = [
+        [
+            str(c.chunk),
+            fmt_value(c.report.rows),
+            pct(c.report.set.coverage),
+            fmt_value(c.report.set.error),
+            fmt_value(c.report.set.error_upper_bound),
+            c.status,
+        ]
+        for c in chunks.chunks
+    ]
+    n = len(chunks.chunks)
+    table = text_table(
+        [chunks.by, "rows", "coverage", "error", "upper", "status"],
+        rows,
+        [False, True, True, True, True, False],
+    )
+    return (
+        f"per {chunks.by} ({n} chunk{'s' if n != 1 else ''}; tests at alpha / {n}):\n"
+        + table
+        + "\n"
+    )
+
+
+def certify_text(result: Any, rules_path: str, data_path: str, out: str | None) -> str:
+    """The outcome of ``certify`` with its figures."""
+    lines = [
+        f"certify {rules_path} on {data_path}: {result.rows:,} rows, {result.covered:,} covered, "
+        f"{result.errors:,} errors",
+        result.reason,
+    ]
+    for c in result.per_class:
+        lines.append(
+            f"per class {label_text(c.label)}: {c.wrong:,} of {c.rows:,} rows answered otherwise "
+            f"(cap {c.max_error:g}, p = {c.p_value:.3g}): {'holds' if c.holds else 'REFUSED'}"
+        )
+    if result.holds and out:
+        lines.append(f"wrote {out}")
+    return "\n".join(lines) + "\n"

@@ -47,6 +47,7 @@ from .program import compile_rules, match
 from .projection import SUM_BLOCK, fit_lda, fit_pca, project
 from .render import CatCond
 from .splits import plan_splits
+from .summaries import summarise
 
 __all__ = ["NoRulesWarning", "RuleLearner"]
 
@@ -474,6 +475,9 @@ class RuleLearner(ClassifierMixin, BaseEstimator):
                 "per_class_max_error for them to cap that"
             ]
         self.rules_ = self._rule_set(fm, y, classes, res, learn_names, proj, caps)
+        # the calibration distribution of each feature the rules read: the audit's drift reference
+        columns = {n: fm.values[:, j] for j, n in enumerate(fm.names)}
+        self.rules_ = self.rules_.replace(feature_summaries=summarise(self.rules_, columns))
         # the shared fast evaluator answers numeric inputs at predict time
         self._compiled = compile_rule_set(self.rules_) if len(self.rules_) else None
         counts = np.bincount(y_idx, minlength=n_classes)

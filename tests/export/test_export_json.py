@@ -349,7 +349,7 @@ BAD_TEXTS: dict[str, tuple[Any, str]] = {
     ),
     "newer major version": (
         lambda: _edit(_set(("format_version",), "2.0")),
-        "format_version 2.0 is newer than this library reads (1.1)",
+        "format_version 2.0 is newer than this library reads (1.2)",
     ),
     "malformed version": (
         lambda: _edit(_set(("format_version",), "one")),
