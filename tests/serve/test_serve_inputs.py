@@ -24,7 +24,7 @@ from rules_export import Feature, InputError, InSet, Interval, Rule, RuleSet
 from rules_export.python_src import to_python
 from rules_export.reference import match as reference_match
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mixed_rules() -> RuleSet:
