@@ -369,3 +369,12 @@ def test_onnx_early_exit(mlp, mlp_data, tmp_path):
         EarlyExit.from_onnx(path, ["nope"]).fit(mlp_data)
     with pytest.raises(ValueError, match=r"rows of shape \(3,\)"):
         ee.predict(X[:, :3])
+
+
+def test_import_needs_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, rulecascade, rulecascade.nn; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
