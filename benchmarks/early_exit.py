@@ -151,7 +151,7 @@ def model_labels(model: nn.Module, X: np.ndarray, batch: int) -> np.ndarray:
 
 def wall_ratio(ee: EarlyExit, model: nn.Module, X: np.ndarray, batch: int, rows: int) -> float:
     """Seconds of ``ee.predict`` over the model alone, the same ``rows`` rows in ``batch``es
-    (best of 3)."""
+    (interleaved, best of 5)."""
     Xs = X[:rows]
     chunks = [torch.from_numpy(Xs[i : i + batch]) for i in range(0, rows, batch)]
 
@@ -164,15 +164,14 @@ def wall_ratio(ee: EarlyExit, model: nn.Module, X: np.ndarray, batch: int, rows:
         for c in chunks:
             ee.predict(c)
 
-    best = {}
-    for name, fn in (("model", run_model), ("exit", run_exit)):
-        fn()
-        ts = []
-        for _ in range(3):
+    run_model()
+    run_exit()
+    best = {"model": np.inf, "exit": np.inf}
+    for _ in range(5):  # interleaved, best of 5: other processes share the cores
+        for name, fn in (("model", run_model), ("exit", run_exit)):
             t0 = time.perf_counter()
             fn()
-            ts.append(time.perf_counter() - t0)
-        best[name] = min(ts)
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best["exit"] / best["model"]
 
 
@@ -292,12 +291,12 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     targets = (0.01, 0.05) if args.quick else TARGETS
-    n_cal = 20_000 if args.quick else 60_000
+    n_cal = 20_000 if args.quick else 40_000
     rng = np.random.default_rng(0)
     out = []
     for make, timing in (
-        (lambda: digits_case(rng), {1: 100, 64: 397, 4096: 397}),
-        (lambda: flights_case(rng, n_cal), {1: 200, 64: 6400, 4096: 50_000}),
+        (lambda: digits_case(rng), {1: 100, 64: 384, 4096: 397}),
+        (lambda: flights_case(rng, n_cal), {1: 100, 64: 3200, 4096: 16_384}),
     ):
         case = make()
         rows, acc = run_case(case, targets, timing)
