@@ -77,7 +77,7 @@ def generic_signature(args: tuple[Any, ...], generic: tuple[int, ...]) -> tuple[
     for k, a in enumerate(args):
         t = numba.typeof(a)
         if k in generic and isinstance(t, types.Array):
-            t = types.Array(t.dtype, t.ndim, "A")
+            t = types.Array(t.dtype, t.ndim, "A", readonly=not t.mutable)
         sig.append(t)
     return tuple(sig)
 

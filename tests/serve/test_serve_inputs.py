@@ -249,3 +249,17 @@ def test_warmup_command_prepares_every_serving_kernel(tmp_path: Path) -> None:
     )
     assert after.returncode == 0, after.stderr
     assert "compiling the rule kernels" not in after.stderr
+
+
+def test_a_read_only_matrix_is_evaluated_like_a_writable_one():
+    """Arrays from pandas/Arrow are often read-only: the layout-generic kernels accept them."""
+    from rulecascade.serve import match
+    from rules_export import Feature, Interval, Rule, RuleSet
+    from rules_export.reference import match as reference_match
+
+    rs = RuleSet((Feature("a"), Feature("b")), (0, 1), (Rule((Interval("a", 0.5, None),), 1),))
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    for A in (X, np.asfortranarray(X), X.astype(np.float32)):
+        ro = A.copy(order="K")
+        ro.setflags(write=False)
+        np.testing.assert_array_equal(match(rs, ro), reference_match(rs, A))
