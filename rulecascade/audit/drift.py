@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from rules_export import FeatureSummary, RuleSet
 from rules_export.reference import InputError, input_columns
 
 from ..learn.summaries import QUANTILE_BINS, bin_counts, thresholds
+from .report import plain
 
 __all__ = [
     "DRIFT_P",
@@ -129,7 +130,7 @@ class FeatureDrift:
     sets: tuple[SetShift, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -148,16 +149,6 @@ class DriftReport:
 
     def drifted(self) -> tuple[FeatureDrift, ...]:
         return tuple(f for f in self.features if f.status == "drift")
-
-
-def _plain(v: Any) -> Any:
-    if hasattr(v, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(v, f.name)) for f in fields(v)}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 def status_of(p_value: float, psi: float) -> str:

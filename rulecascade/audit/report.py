@@ -303,7 +303,7 @@ class AuditReport:
         return {
             "holds": self.holds,
             "broken_rules": list(self.broken_rules),
-            **{f.name: _plain(getattr(self, f.name)) for f in fields(self)},
+            **{f.name: plain(getattr(self, f.name)) for f in fields(self)},
         }
 
     def to_json(self) -> str:
@@ -311,11 +311,12 @@ class AuditReport:
         return json.dumps(self.to_dict(), sort_keys=True, indent=1, allow_nan=False) + "\n"
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """``v`` as JSON data: dataclasses as dicts, tuples as lists, non-finite floats as ``None``."""
     if hasattr(v, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(v, f.name)) for f in fields(v)}
+        return {f.name: plain(getattr(v, f.name)) for f in fields(v)}
     if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
+        return [plain(x) for x in v]
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
