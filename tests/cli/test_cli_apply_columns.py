@@ -8,21 +8,6 @@ import csv
 import polars as pl
 import pytest
 
-from rules_export import Interval, Rule, RuleSet, make_features
-
-
-@pytest.fixture()
-def rules_file(tmp_path):
-    rules = RuleSet(
-        make_features(["x"]),
-        (0, 1),
-        (Rule((Interval("x", low=0.5),), 1), Rule((Interval("x", high=0.2),), 0)),
-    )
-    path = tmp_path / "rules.json"
-    rules.save(path)
-    return path
-
-
 PASS_THROUGH = {
     "id": ["00123", "00124", "0", "-0", "7"],
     "zip": ["02134", "10001", "", "00501", "99950"],

@@ -5,21 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import pytest
-
-from rules_export import Interval, Rule, RuleSet, make_features
-
-
-@pytest.fixture()
-def rules_file(tmp_path):
-    rules = RuleSet(
-        make_features(["x"]),
-        (0, 1),
-        (Rule((Interval("x", low=0.5),), 1), Rule((Interval("x", high=0.2),), 0)),
-    )
-    path = tmp_path / "rules.json"
-    rules.save(path)
-    return path
 
 
 def test_apply_output_column_options(rules_file, tmp_path, cli):
